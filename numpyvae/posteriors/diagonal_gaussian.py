@@ -1,0 +1,93 @@
+"""The diagonal Gaussian posterior q_phi(z|x) = N(mu, diag(sigma^2)), sigma = exp(log sigma^2 / 2).
+
+The encoder's output h (B, 2k) holds [mu | log sigma^2]. This object draws z by the
+reparameterization (with its backward) and gives the analytic KL to N(0, I) (with its gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numpyvae.validation import check_positive_int
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class DiagonalGaussian:
+    """q_phi(z|x) = N(mu, diag(exp(logvar))) for a latent z in R^k.
+
+    Shapes: h (B, 2k) = [mu | logvar]; eps (M, B, k); z (M, B, k).
+    """
+
+    name = "diagonal"
+
+    def __init__(self, latent_dim: int) -> None:
+        self.latent_dim = check_positive_int("latent_dim", latent_dim)
+
+    @property
+    def n_params(self) -> int:
+        """Width of the encoder output: k means and k log-variances."""
+        return 2 * self.latent_dim
+
+    def split(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """h (B, 2k) -> mu (B, k), logvar (B, k), as views of h."""
+        k = self.latent_dim
+        return h[:, :k], h[:, k:]
+
+    def mean(self, h: np.ndarray) -> np.ndarray:
+        """The posterior mean mu (B, k): embedding method A (derivations.md §8.2)."""
+        return self.split(h)[0]
+
+    def sample(self, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """z = mu + sigma * eps (derivations.md §3.4).
+
+        h (B, 2k), eps (M, B, k) -> z (M, B, k). Caches sigma and eps: `sample_backward`
+        always uses the eps of this forward.
+        """
+        mu, logvar = self.split(h)
+        self._sigma = np.exp(0.5 * logvar)
+        self._eps = eps
+        return mu + self._sigma * eps
+
+    def sample_backward(self, dz: np.ndarray) -> np.ndarray:
+        """dL/dz (M, B, k) -> dL/dh (B, 2k) through z = mu + exp(logvar / 2) * eps.
+
+        dL/dmu = sum_j dL/dz_j and dL/dlogvar = sum_j dL/dz_j * eps_j * sigma / 2
+        (derivations.md §3.4): the factor 1/2 is d sigma / d logvar = sigma / 2.
+        """
+        if getattr(self, "_eps", None) is None:
+            raise RuntimeError("DiagonalGaussian.sample_backward called before sample")
+        dmu = dz.sum(axis=0)
+        dlogvar = (dz * self._eps).sum(axis=0)
+        dlogvar *= self._sigma
+        dlogvar *= 0.5
+        return np.concatenate([dmu, dlogvar], axis=1)
+
+    def kl(self, h: np.ndarray) -> np.ndarray:
+        """KL(q(z|x) || N(0, I)) = 1/2 sum_i (mu_i^2 + sigma_i^2 - log sigma_i^2 - 1).
+
+        h (B, 2k) -> (B,), summed over the k latent dimensions (derivations.md §4.1).
+        """
+        mu, logvar = self.split(h)
+        return 0.5 * np.sum(mu * mu + np.exp(logvar) - logvar - 1.0, axis=1)
+
+    def kl_grad(self, h: np.ndarray) -> np.ndarray:
+        """dKL/dh (B, 2k) = [mu | (sigma^2 - 1) / 2] (derivations.md §4.3)."""
+        mu, logvar = self.split(h)
+        return np.concatenate([mu, 0.5 * np.expm1(logvar)], axis=1)
+
+    def log_prob(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """log q(z|x) = -k/2 log 2pi - 1/2 sum_i (log sigma_i^2 + (z_i - mu_i)^2 / sigma_i^2).
+
+        z (M, B, k), h (B, 2k) -> (M, B) (derivations.md §7.1).
+        """
+        mu, logvar = self.split(h)
+        u = (z - mu) * np.exp(-0.5 * logvar)
+        return -0.5 * (self.latent_dim * LOG_2PI + np.sum(logvar + u * u, axis=-1))
+
+    def draw_eps(self, rng: np.random.Generator, n_samples: int, batch: int, dtype) -> np.ndarray:
+        """eps ~ N(0, I) of shape (n_samples, batch, k) in `dtype`."""
+        return rng.standard_normal((n_samples, batch, self.latent_dim), dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"DiagonalGaussian(latent_dim={self.latent_dim})"

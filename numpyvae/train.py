@@ -1,0 +1,138 @@
+"""The training loop: shuffled minibatches, one optimizer step each, a history per epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numpyvae.optim import Optimizer
+from numpyvae.vae import VAE, LossParts
+from numpyvae.validation import check_positive_int
+
+HISTORY_KEYS = ("loss", "reconstruction", "kl", "test_loss", "test_reconstruction", "test_kl")
+
+
+class DivergenceError(FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+@dataclass
+class History:
+    """Per-epoch averages of the negative ELBO and its terms (nats per data point).
+
+    The train figures average the minibatch losses of the epoch (weighted by batch size);
+    the test figures evaluate the model at the end of the epoch.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    reconstruction: list[float] = field(default_factory=list)
+    kl: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_reconstruction: list[float] = field(default_factory=list)
+    test_kl: list[float] = field(default_factory=list)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """Each series as a float64 array (for checkpoints and plots)."""
+        return {k: np.asarray(getattr(self, k), dtype=np.float64) for k in HISTORY_KEYS}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> History:
+        return cls(**{k: [float(v) for v in arrays[k]] for k in HISTORY_KEYS})
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+class Trainer:
+    """Trains a VAE with an optimizer over shuffled minibatches, reproducibly from `seed`.
+
+    `seed` drives the shuffling (and `transform`'s randomness); the model's own generator
+    draws eps. `transform(x_batch, rng)`, if given, maps each minibatch before the step, for
+    example dynamic binarization.
+    """
+
+    def __init__(
+        self,
+        model: VAE,
+        optimizer: Optimizer,
+        *,
+        batch_size: int = 128,
+        seed: int = 0,
+        transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.rng = np.random.default_rng(seed)
+        self.transform = transform
+        self.epoch = 0
+        self.history = History()
+
+    def fit(
+        self,
+        x_train: np.ndarray,
+        epochs: int,
+        *,
+        x_test: np.ndarray | None = None,
+        progress: bool = False,
+        on_epoch_end: Callable[[Trainer], None] | None = None,
+    ) -> History:
+        """Train for `epochs` more epochs on x_train (N, d); return the whole history.
+
+        x_test (N_test, d), if given, is evaluated after every epoch. `on_epoch_end(trainer)`
+        runs after each epoch (checkpoints use it). Raises DivergenceError, naming the epoch
+        and step, if the loss stops being finite.
+        """
+        model = self.model
+        x_train = model._check_x(x_train)
+        if x_test is not None:
+            x_test = model._check_x(x_test)
+        epochs = check_positive_int("epochs", epochs)
+        for _ in range(epochs):
+            self.epoch += 1
+            parts = self._train_epoch(x_train, progress)
+            self.history.loss.append(parts.loss)
+            self.history.reconstruction.append(parts.reconstruction)
+            self.history.kl.append(parts.kl)
+            if x_test is not None:
+                test = model.evaluate(x_test)
+                self.history.test_loss.append(test.loss)
+                self.history.test_reconstruction.append(test.reconstruction)
+                self.history.test_kl.append(test.kl)
+            if on_epoch_end is not None:
+                on_epoch_end(self)
+        return self.history
+
+    def _train_epoch(self, x: np.ndarray, progress: bool) -> LossParts:
+        model, n = self.model, x.shape[0]
+        order = self.rng.permutation(n)
+        starts = range(0, n, self.batch_size)
+        bar = _progress_bar(len(starts), f"epoch {self.epoch}") if progress else None
+        totals = np.zeros(3)
+        for step, start in enumerate(starts, 1):
+            xb = x[order[start : start + self.batch_size]]
+            if self.transform is not None:
+                xb = self.transform(xb, self.rng)
+            eps = model.posterior.draw_eps(model.rng, model.n_samples, xb.shape[0], model.dtype)
+            parts, grads = model._loss_and_grads(xb, eps)
+            if not np.isfinite(parts.loss):
+                raise DivergenceError(
+                    f"the loss became {parts.loss} at epoch {self.epoch}, step {step}; lower "
+                    f"the learning rate (now {self.optimizer.lr:g}) or check the data"
+                )
+            self.optimizer.step(grads)
+            totals += xb.shape[0] * np.array([parts.loss, parts.reconstruction, parts.kl])
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{totals[0] / min(start + self.batch_size, n):.2f}")
+        if bar is not None:
+            bar.close()
+        return LossParts(*(totals / n).tolist())
+
+
+def _progress_bar(total: int, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, leave=False)

@@ -1,0 +1,74 @@
+"""Checks at the public boundary: each failure names the argument, the value and what is accepted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(name: str, dtype: Any) -> np.dtype:
+    """Return `dtype` as a NumPy dtype if it is float32 or float64, else raise TypeError."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from exc
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Return `value` if it is an integer >= 1, else raise ValueError (TypeError for non-integers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
+    return int(value)
+
+
+def check_positive_float(name: str, value: Any) -> float:
+    """Return `value` as a float if it is finite and > 0, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a positive number, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, accepted: Iterable[str]) -> str:
+    """Return `value` if it is one of `accepted`, else raise ValueError listing them."""
+    accepted = list(accepted)
+    if value not in accepted:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, accepted))}; got {value!r}")
+    return value
+
+
+def check_batch(name: str, x: Any, features: int, dtype: np.dtype) -> np.ndarray:
+    """Return `x` as a (B, features) array of `dtype`, B >= 1, all entries finite.
+
+    Floating input of the other precision is converted to `dtype` (the model's); integer
+    input is refused because it is almost always unscaled pixels (0..255).
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array of shape (batch, {features}), got {type(x)}")
+    if x.dtype.kind in "iub":
+        raise TypeError(
+            f"{name} has integer dtype {x.dtype}; pass floats (for images: x.astype(float) / 255)"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name} must hold floats, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(f"{name} must have shape (batch, {features}), got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {x.shape}); pass at least one row")
+    if not np.all(np.isfinite(x)):
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]}: "
+            f"{x[bad[0], bad[1]]}); clean the data first"
+        )
+    return np.asarray(x, dtype=dtype)
