@@ -139,8 +139,9 @@ def compare(name: str, analytic: np.ndarray, numeric: np.ndarray) -> ArrayCheck:
     )
     worst = float(diff[index]) if diff.size else 0.0
     error = worst / scale if scale > 0 else worst
-    value = lambda a: float(a[index]) if a.size else 0.0
-    return ArrayCheck(name, error, index, value(analytic), value(numeric))
+    a_i = float(analytic[index]) if diff.size else 0.0
+    n_i = float(numeric[index]) if diff.size else 0.0
+    return ArrayCheck(name, error, index, a_i, n_i)
 
 
 def check_gradient(

@@ -42,7 +42,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """SGD with (heavy-ball) momentum: v <- mu v + g;  p <- p - lr v.  With momentum 0, plain SGD."""
+    """SGD with (heavy-ball) momentum: v <- mu v + g; p <- p - lr v. Momentum 0 is plain SGD."""
 
     def __init__(self, params: dict[str, np.ndarray], lr: float = 0.01, momentum: float = 0.9):
         super().__init__(params, lr)

@@ -1,4 +1,4 @@
-"""Checks at the public boundary: each failure names the argument, the value and what is accepted."""
+"""Checks at the public boundary: each error names the argument, the value and what is accepted."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def check_dtype(name: str, dtype: Any) -> np.dtype:
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    """Return `value` if it is an integer >= 1, else raise ValueError (TypeError for non-integers)."""
+    """Return `value` if it is an integer >= 1; else ValueError (TypeError for non-integers)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a positive integer, got {value!r}")
     if value < 1:

@@ -1,4 +1,4 @@
-"""The Bernoulli likelihood on logits: p_theta(x|z) = prod_i sigmoid(l_i)^x_i (1 - sigmoid(l_i))^(1 - x_i)."""
+"""Bernoulli likelihood on logits l: p(x|z) = prod_i s_i^x_i (1 - s_i)^(1 - x_i), s = sigma(l)."""
 
 from __future__ import annotations
 
