@@ -1,0 +1,89 @@
+"""The hand-written optimizers against their formulas and against torch.optim."""
+
+import numpy as np
+import pytest
+
+from numpyvae.optim import SGD, Adam
+
+
+def quadratic_steps(optimizer_factory, n_steps=5, seed=0):
+    """Run an optimizer on f(p) = 1/2 ||A p||^2 and return the parameter after each step."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((4, 3))
+    p = rng.standard_normal(3)
+    optimizer = optimizer_factory({"p": p})
+    path = []
+    for _ in range(n_steps):
+        optimizer.step({"p": A.T @ (A @ p)})
+        path.append(p.copy())
+    return A, path
+
+
+def test_adam_first_step_formula():
+    # After one step m_hat = g and v_hat = g^2, so every coordinate moves by lr * g / (|g| + eps).
+    p = np.array([1.0, -2.0])
+    g = np.array([0.5, -4.0])
+    Adam({"p": p}, lr=0.1).step({"p": g})
+    np.testing.assert_allclose(p, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 4.0 / (4.0 + 1e-8)])
+
+
+def test_sgd_momentum_formula():
+    p = np.array([1.0])
+    opt = SGD({"p": p}, lr=0.1, momentum=0.9)
+    opt.step({"p": np.array([1.0])})  # v = 1, p = 0.9
+    opt.step({"p": np.array([1.0])})  # v = 1.9, p = 0.71
+    np.testing.assert_allclose(p, [0.71])
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam(p, lr=0.05), lambda p: SGD(p, lr=0.02)])
+def test_optimizers_descend(make):
+    A, path = quadratic_steps(make, n_steps=50)
+    loss = [0.5 * np.sum((A @ p) ** 2) for p in path]
+    assert loss[-1] < 0.5 * loss[0]
+
+
+def torch_path(torch_optimizer, n_steps=5, seed=0, **kwargs):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    rng = np.random.default_rng(seed)
+    A = torch.tensor(rng.standard_normal((4, 3)))
+    p = torch.tensor(rng.standard_normal(3), requires_grad=True)
+    optimizer = getattr(torch.optim, torch_optimizer)([p], **kwargs)
+    path = []
+    for _ in range(n_steps):
+        optimizer.zero_grad()
+        (0.5 * torch.sum((A @ p) ** 2)).backward()
+        optimizer.step()
+        path.append(p.detach().numpy().copy())
+    return path
+
+
+def test_adam_matches_torch():
+    expected = torch_path("Adam", lr=0.05)
+    _, path = quadratic_steps(lambda p: Adam(p, lr=0.05))
+    np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_momentum_matches_torch():
+    expected = torch_path("SGD", lr=0.02, momentum=0.9)
+    _, path = quadratic_steps(lambda p: SGD(p, lr=0.02, momentum=0.9))
+    np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_state_dict_round_trip_continues_identically():
+    _, straight = quadratic_steps(lambda p: Adam(p, lr=0.05), n_steps=6)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((4, 3))
+    p = rng.standard_normal(3)
+    first = Adam({"p": p}, lr=0.05)
+    for _ in range(3):
+        first.step({"p": A.T @ (A @ p)})
+    second = Adam({"p": p}, lr=0.05)
+    second.load_state_dict({k: v.copy() for k, v in first.state_dict().items()})
+    for _ in range(3):
+        second.step({"p": A.T @ (A @ p)})
+    np.testing.assert_array_equal(p, straight[-1])
+
+
+def test_bad_learning_rate_is_refused():
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -0.1"):
+        Adam({"p": np.zeros(1)}, lr=-0.1)
