@@ -14,6 +14,17 @@ from numpyvae.validation import check_positive_int
 HISTORY_KEYS = ("loss", "reconstruction", "kl", "test_loss", "test_reconstruction", "test_kl")
 
 
+def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
+    """The KL weight at optimizer step `step` (0 for the first): final * min(1, step / n).
+
+    beta rises linearly from 0 at step 0 to `final` at step n = `warmup_steps` and stays
+    there (derivations.md §9.4); n = 0 means no warm-up (always `final`).
+    """
+    if warmup_steps <= 0 or step >= warmup_steps:
+        return final
+    return final * (step / warmup_steps)
+
+
 class DivergenceError(FloatingPointError):
     """The loss became NaN or infinite during training."""
 
@@ -51,6 +62,11 @@ class Trainer:
     `seed` drives the shuffling (and `transform`'s randomness); the model's own generator
     draws eps. `transform(x_batch, rng)`, if given, maps each minibatch before the step, for
     example dynamic binarization.
+
+    KL warm-up (derivations.md §9.4): with `kl_warmup_steps` = n > 0 the model's KL weight
+    `model.beta` is set before every step to beta * min(1, t / n), t the optimizer's step count
+    (so a restored optimizer resumes the schedule), beta the model's weight when the Trainer
+    was made (1 for the ELBO). Convert epochs with n = epochs * ceil(N / batch_size).
     """
 
     def __init__(
@@ -61,12 +77,19 @@ class Trainer:
         batch_size: int = 128,
         seed: int = 0,
         transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        kl_warmup_steps: int = 0,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.rng = np.random.default_rng(seed)
         self.transform = transform
+        if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, (int, np.integer)):
+            raise TypeError(f"kl_warmup_steps must be an integer >= 0, got {kl_warmup_steps!r}")
+        if kl_warmup_steps < 0:
+            raise ValueError(f"kl_warmup_steps must be >= 0 (0: no warm-up), got {kl_warmup_steps}")
+        self.kl_warmup_steps = int(kl_warmup_steps)
+        self.final_beta = model.beta
         self.epoch = 0
         self.history = History()
 
@@ -116,6 +139,10 @@ class Trainer:
             if self.transform is not None:
                 xb = self.transform(xb, self.rng)
             eps = model.posterior.draw_eps(model.rng, model.n_samples, xb.shape[0], model.dtype)
+            if self.kl_warmup_steps:
+                model.beta = linear_warmup(
+                    self.optimizer.steps, self.kl_warmup_steps, self.final_beta
+                )
             parts, grads = model._loss_and_grads(xb, eps)
             if not np.isfinite(parts.loss):
                 raise DivergenceError(
