@@ -2,7 +2,8 @@
 
 The centred difference (f(x + h e_i) - f(x - h e_i)) / (2h) has error O(h^2) from truncation
 and O(eps_machine |f| / h) from rounding (derivations.md §6.4); h = 1e-6 lies within a factor
-10 of the float64 optimum (about 1e-5) and leaves errors near 1e-10. In float32 no h is good: check gradients in float64.
+10 of the float64 optimum (about 1e-5) and leaves errors near 1e-10. In float32 no h is
+good: check gradients in float64.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from numpyvae.objectives import LossParts, ObjectiveGrad, log_posterior, log_prior
-from numpyvae.posteriors import log_det_grad
 from numpyvae.validation import check_positive_int
 
 
@@ -70,7 +69,7 @@ def iwae_bound(
     parts = LossParts(loss, reconstruction, loss - reconstruction)
     dlog_w = weights * (-1.0 / B)
     dz = z * (dlog_w[..., np.newaxis] * -beta)  # d log w / dz = -beta z, from log p(z)
-    dh = log_det_grad(posterior, h) * (-beta / B)
+    dh = posterior.log_det_grad(h) * (-beta / B)
     return ObjectiveGrad(parts, dlog_w, dz, dh)
 
 

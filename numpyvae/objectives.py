@@ -26,8 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numpyvae.posteriors import log_det, log_det_grad
-
 LOG_2PI = float(np.log(2.0 * np.pi))
 KL_ESTIMATORS = ("analytic", "sampled")  # AEVB's estimators B and A (derivations.md §7.2)
 
@@ -72,7 +70,7 @@ def log_posterior(posterior, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
 
     h (B, P), eps (M, B, k) -> (M, B). No solve is needed: the eps that made z is known.
     """
-    return log_prior(eps) - log_det(posterior, h)
+    return log_prior(eps) - posterior.log_det(h)
 
 
 def elbo_analytic_kl(
@@ -107,5 +105,5 @@ def elbo_sampled_kl(
     kl = float(kl_samples.sum()) / (M * B)
     parts = LossParts(reconstruction + beta * kl, reconstruction, kl)
     dz = z * (beta / (M * B))
-    dh = log_det_grad(posterior, h) * (-beta / B)
+    dh = posterior.log_det_grad(h) * (-beta / B)
     return ObjectiveGrad(parts, -1.0 / (M * B), dz, dh)

@@ -76,6 +76,19 @@ class DiagonalGaussian:
         mu, logvar = self.split(h)
         return np.concatenate([mu, 0.5 * np.expm1(logvar)], axis=1)
 
+    def log_det(self, h: np.ndarray) -> np.ndarray:
+        """log|det dz/deps| = sum_i log sigma_i = 1/2 sum_i log sigma_i^2: h (B, 2k) -> (B,).
+
+        The change of variables of derivations.md §7.1.
+        """
+        return 0.5 * np.sum(self.split(h)[1], axis=1)
+
+    def log_det_grad(self, h: np.ndarray) -> np.ndarray:
+        """d log|det dz/deps| / dh (B, 2k) = [0 | 1/2] (derivations.md §7.2)."""
+        grad = np.zeros_like(h)
+        grad[:, self.latent_dim :] = 0.5
+        return grad
+
     def log_prob(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
         """log q(z|x) = -k/2 log 2pi - 1/2 sum_i (log sigma_i^2 + (z_i - mu_i)^2 / sigma_i^2).
 
