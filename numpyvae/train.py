@@ -98,29 +98,34 @@ class Trainer:
         x_train: np.ndarray,
         epochs: int,
         *,
+        y_train: np.ndarray | None = None,
         x_test: np.ndarray | None = None,
+        y_test: np.ndarray | None = None,
         progress: bool = False,
         on_epoch_end: Callable[[Trainer], None] | None = None,
     ) -> History:
         """Train for `epochs` more epochs on x_train (N, d); return the whole history.
 
-        x_test (N_test, d), if given, is evaluated after every epoch. `on_epoch_end(trainer)`
+        x_test (N_test, d), if given, is evaluated after every epoch. For a conditional model
+        the labels y_train (N,) and y_test (N_test,) are required. `on_epoch_end(trainer)`
         runs after each epoch (checkpoints use it). Raises DivergenceError, naming the epoch
         and step, if the loss stops being finite.
         """
         model = self.model
         x_train = model._check_x(x_train)
+        cond_train = model._check_c(y_train, x_train.shape[0])
         if x_test is not None:
             x_test = model._check_x(x_test)
+            model._check_c(y_test, x_test.shape[0])
         epochs = check_positive_int("epochs", epochs)
         for _ in range(epochs):
             self.epoch += 1
-            parts = self._train_epoch(x_train, progress)
+            parts = self._train_epoch(x_train, cond_train, progress)
             self.history.loss.append(parts.loss)
             self.history.reconstruction.append(parts.reconstruction)
             self.history.kl.append(parts.kl)
             if x_test is not None:
-                test = model.evaluate(x_test)
+                test = model.evaluate(x_test, c=y_test)
                 self.history.test_loss.append(test.loss)
                 self.history.test_reconstruction.append(test.reconstruction)
                 self.history.test_kl.append(test.kl)
@@ -128,14 +133,16 @@ class Trainer:
                 on_epoch_end(self)
         return self.history
 
-    def _train_epoch(self, x: np.ndarray, progress: bool) -> LossParts:
+    def _train_epoch(self, x: np.ndarray, cond: np.ndarray | None, progress: bool) -> LossParts:
         model, n = self.model, x.shape[0]
         order = self.rng.permutation(n)
         starts = range(0, n, self.batch_size)
         bar = _progress_bar(len(starts), f"epoch {self.epoch}") if progress else None
         totals = np.zeros(3)
         for step, start in enumerate(starts, 1):
-            xb = x[order[start : start + self.batch_size]]
+            batch = order[start : start + self.batch_size]
+            xb = x[batch]
+            cb = None if cond is None else cond[batch]
             if self.transform is not None:
                 xb = self.transform(xb, self.rng)
             eps = model.posterior.draw_eps(model.rng, model.n_samples, xb.shape[0], model.dtype)
@@ -143,7 +150,7 @@ class Trainer:
                 model.beta = linear_warmup(
                     self.optimizer.steps, self.kl_warmup_steps, self.final_beta
                 )
-            parts, grads = model._loss_and_grads(xb, eps)
+            parts, grads = model._loss_and_grads(xb, eps, cb)
             if not np.isfinite(parts.loss):
                 raise DivergenceError(
                     f"the loss became {parts.loss} at epoch {self.epoch}, step {step}; lower "

@@ -72,17 +72,14 @@ def test_generation_draws_the_requested_digit():
     """
     from numpyvae.datasets import load_embedded_mnist
     from numpyvae.optim import Adam
+    from numpyvae.train import Trainer
 
     data = load_embedded_mnist(np.float32)
     x, y = data.x_train, data.y_train
     model = VAE(784, 2, (128,), n_classes=10, dtype=np.float32, seed=0)
-    optimizer = Adam(model.params, lr=2e-3)
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        order = rng.permutation(len(x))
-        for start in range(0, len(x), 100):
-            rows = order[start : start + 100]
-            optimizer.step(model.loss_and_grads(x[rows], c=y[rows])[1])
+    trainer = Trainer(model, Adam(model.params, lr=2e-3), batch_size=100, seed=0)
+    history = trainer.fit(x, 3, y_train=y, x_test=data.x_test, y_test=data.y_test)
+    assert history.test_loss[-1] < history.test_loss[0]
     centroids = np.stack([x[y == k].mean(axis=0) for k in range(10)])
 
     def classify(images):
