@@ -2,6 +2,11 @@
 
 The encoder's output h (B, 2k) holds [mu | log sigma^2]. This object draws z by the
 reparameterization (with its backward) and gives the analytic KL to N(0, I) (with its gradient).
+
+Numerical policy (derivations.md §11): log sigma^2 is clamped to [-LOGVAR_LIMIT, LOGVAR_LIMIT].
+exp(100) overflows float32 and a standard deviation below exp(-15) is meaningless, so an encoder
+output beyond the limit acts as the limit, and, as the derivative of a clamp, passes back a zero
+gradient there. Inside the range nothing changes.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import numpy as np
 from numpyvae.validation import check_positive_int
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+LOGVAR_LIMIT = 30.0  # sigma in [3e-7, 3.3e6]; exp(30) = 1.1e13 is far from float32's 3.4e38
 
 
 class DiagonalGaussian:
@@ -30,9 +36,13 @@ class DiagonalGaussian:
         return 2 * self.latent_dim
 
     def split(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """h (B, 2k) -> mu (B, k), logvar (B, k), as views of h."""
+        """h (B, 2k) -> mu (B, k) (a view of h), logvar (B, k) clamped to +-LOGVAR_LIMIT."""
         k = self.latent_dim
-        return h[:, :k], h[:, k:]
+        return h[:, :k], np.clip(h[:, k:], -LOGVAR_LIMIT, LOGVAR_LIMIT)
+
+    def _inside(self, h: np.ndarray) -> np.ndarray:
+        """(B, k) True where the raw log-variance lies strictly inside the clamp (slope 1)."""
+        return np.abs(h[:, self.latent_dim :]) < LOGVAR_LIMIT
 
     def mean(self, h: np.ndarray) -> np.ndarray:
         """The posterior mean mu (B, k): embedding method A (derivations.md §8.2)."""
@@ -47,6 +57,7 @@ class DiagonalGaussian:
         mu, logvar = self.split(h)
         self._sigma = np.exp(0.5 * logvar)
         self._eps = eps
+        self._inside_mask = self._inside(h)
         return mu + self._sigma * eps
 
     def sample_backward(self, dz: np.ndarray) -> np.ndarray:
@@ -61,6 +72,7 @@ class DiagonalGaussian:
         dlogvar = (dz * self._eps).sum(axis=0)
         dlogvar *= self._sigma
         dlogvar *= 0.5
+        dlogvar *= self._inside_mask
         return np.concatenate([dmu, dlogvar], axis=1)
 
     def kl(self, h: np.ndarray) -> np.ndarray:
@@ -72,9 +84,11 @@ class DiagonalGaussian:
         return 0.5 * np.sum(mu * mu + np.exp(logvar) - logvar - 1.0, axis=1)
 
     def kl_grad(self, h: np.ndarray) -> np.ndarray:
-        """dKL/dh (B, 2k) = [mu | (sigma^2 - 1) / 2] (derivations.md §4.3)."""
+        """dKL/dh (B, 2k) = [mu | (sigma^2 - 1) / 2] (derivations.md §4.3), 0 beyond the clamp."""
         mu, logvar = self.split(h)
-        return np.concatenate([mu, 0.5 * np.expm1(logvar)], axis=1)
+        dlogvar = 0.5 * np.expm1(logvar)
+        dlogvar *= self._inside(h)
+        return np.concatenate([mu, dlogvar], axis=1)
 
     def log_det(self, h: np.ndarray) -> np.ndarray:
         """log|det dz/deps| = sum_i log sigma_i = 1/2 sum_i log sigma_i^2: h (B, 2k) -> (B,).
@@ -86,7 +100,7 @@ class DiagonalGaussian:
     def log_det_grad(self, h: np.ndarray) -> np.ndarray:
         """d log|det dz/deps| / dh (B, 2k) = [0 | 1/2] (derivations.md §7.2)."""
         grad = np.zeros_like(h)
-        grad[:, self.latent_dim :] = 0.5
+        grad[:, self.latent_dim :] = 0.5 * self._inside(h)
         return grad
 
     def log_prob(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
