@@ -7,6 +7,8 @@ theta <- theta - alpha grad loss. Parameters are updated in place, so the layers
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from numpyvae.validation import check_positive_float
@@ -87,18 +89,28 @@ class Adam(Optimizer):
         self.eps = check_positive_float("eps", eps)
         self.m = {n: np.zeros_like(p) for n, p in params.items()}
         self.v = {n: np.zeros_like(p) for n, p in params.items()}
+        # One scratch array per parameter: the update below writes every intermediate
+        # into it (out=), so a step allocates nothing. Adam's cost is memory traffic.
+        self._scratch = {n: np.empty_like(p) for n, p in params.items()}
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        m, v = self.m[name], self.v[name]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
-        step = self.lr / (1.0 - self.beta1**self.steps)
-        denom = np.sqrt(v)
-        denom *= 1.0 / np.sqrt(1.0 - self.beta2**self.steps)
-        denom += self.eps
-        p -= step * (m / denom)
+        m, v, tmp = self.m[name], self.v[name], self._scratch[name]
+        # m <- b1 m + (1 - b1) g, written m += (1 - b1)(g - m); likewise v with g^2.
+        np.subtract(g, m, out=tmp)
+        tmp *= 1.0 - self.beta1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - self.beta2
+        v += tmp
+        # lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+        #   = lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps sqrt(1 - b2^t)).
+        root = math.sqrt(1.0 - self.beta2**self.steps)  # a Python float keeps float32 float32
+        np.sqrt(v, out=tmp)
+        tmp += self.eps * root
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr * root / (1.0 - self.beta1**self.steps)
+        p -= tmp
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {

@@ -27,14 +27,20 @@ class Bernoulli:
 
         Both come from one exp(-|l|), so the hot path evaluates no exponential twice.
         """
-        e = np.exp(-np.abs(out))
-        softplus = np.maximum(out, 0.0)
-        softplus += np.log1p(e)
-        log_p = np.sum(x * out - softplus, axis=-1)
-        # sigmoid(l) = 1 / (1 + e) for l >= 0 and e / (1 + e) for l < 0, with e = exp(-|l|).
-        sig = np.where(out >= 0, 1.0, e)
-        sig /= 1.0 + e
-        return log_p, x - sig
+        e = np.abs(out)
+        np.negative(e, out=e)
+        np.exp(e, out=e)  # e = exp(-|l|), computed in one buffer
+        # log p = sum_i x_i l_i - softplus(l_i), softplus(l) = max(l, 0) + log1p(e).
+        terms = x * out
+        terms -= np.maximum(out, 0.0)
+        terms -= np.log1p(e)
+        log_p = terms.sum(axis=-1)
+        # sigmoid(l) = 1 / (1 + e) for l >= 0 and e / (1 + e) for l < 0.
+        grad = np.where(out >= 0, 1.0, e)
+        e += 1.0
+        grad /= e
+        np.subtract(x, grad, out=grad)  # x - sigmoid(l), in place of sigmoid(l)
+        return log_p, grad
 
     def mean(self, out: np.ndarray) -> np.ndarray:
         """E[x|z] = sigmoid(l): generation method A (derivations.md §8.1). Same shape as out."""
