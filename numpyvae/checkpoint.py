@@ -1,0 +1,359 @@
+"""Checkpoints: a trainer (model, optimizer, history, RNG states) in one `.npz`, written atomically.
+
+A checkpoint holds everything a run needs to continue exactly where it stopped: the model's
+architecture and weights, the optimizer's hyperparameters and state (Adam's moments, SGD's
+velocity, the step count), the epoch, the history, the trainer's batch size and seed, and the
+states of BOTH random generators (the trainer's, which shuffles and binarizes, and the model's,
+which draws eps). Training 2 epochs, saving, loading and training 2 more therefore gives the
+same weights, bit for bit, as training 4 epochs in one go.
+
+The file is an uncompressed `.npz` (a zip of `.npy` arrays, readable with `np.load`):
+
+    format_version          int, FORMAT_VERSION
+    meta                    a JSON string: architecture, optimizer, trainer, RNG states, metadata
+    param/<name>            the model's parameters, e.g. param/encoder.0.W
+    optimizer/<key>         the optimizer's state_dict(), e.g. optimizer/m/encoder.0.W
+    history/<series>        the per-epoch losses, e.g. history/test_loss
+
+The zip format stores a CRC-32 of every member, so truncation and bit flips are detected on
+load; any such problem raises `CheckpointError`, never a half-loaded model. Writing goes to a
+temporary file in the same directory that replaces the old checkpoint only once complete
+(`atomic_write`), so an interruption (an exception, Ctrl-C, a crash) leaves the previous
+checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from numpyvae import __version__
+from numpyvae.optim import OPTIMIZERS, SGD, Adam, Optimizer
+from numpyvae.posteriors import POSTERIORS
+from numpyvae.train import HISTORY_KEYS, History, Trainer
+from numpyvae.vae import VAE
+
+FORMAT_VERSION = 1
+# VAE options saved when the model has them (the plain VAE's defaults otherwise).
+OPTIONAL_ARCHITECTURE = ("objective", "kl_estimator", "beta", "n_classes")
+
+PathLike = str | os.PathLike
+
+
+class CheckpointError(ValueError):
+    """A file is not a readable numpyvae checkpoint (corrupt, truncated, other version, ...)."""
+
+
+@dataclass
+class Checkpoint:
+    """What `read_checkpoint` returns: the restored trainer and the caller's metadata."""
+
+    trainer: Trainer
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def model(self) -> VAE:
+        return self.trainer.model
+
+
+# --------------------------------------------------------------------------- atomic writing
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
+    """Open a binary file that appears at `path` only if the `with` block completes.
+
+    The bytes go to a temporary file in the same directory (so the final rename stays on one
+    file system), which is flushed and fsync'ed, then renamed over `path` with `os.replace`
+    (atomic on POSIX and Windows). If the block raises anything, KeyboardInterrupt included,
+    the temporary file is deleted and `path` keeps its previous content.
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            os.chmod(tmp_name, 0o666 & ~_umask())
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable; skipped where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save_checkpoint(
+    path: PathLike, trainer: Trainer, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Write `trainer` (its model, optimizer, epoch, history, RNG states) to `path` atomically.
+
+    `metadata`, if given, is any JSON-serialisable dict stored alongside (the command line
+    keeps its data options there, so that `--resume` rebuilds the same data). Returns the path.
+    """
+    path = Path(path)
+    model, optimizer = trainer.model, trainer.optimizer
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "numpyvae_version": __version__,
+        "architecture": architecture(model),
+        "optimizer": {
+            "name": _registry_name(optimizer, OPTIMIZERS, "optimizer"),
+            "hyperparameters": optimizer_hyperparameters(optimizer),
+        },
+        "trainer": {
+            "batch_size": trainer.batch_size,
+            # Trainer keeps only its generator; the seed is informational (the state restores).
+            "seed": getattr(trainer, "seed", None),
+            "epoch": trainer.epoch,
+            "kl_warmup_steps": getattr(trainer, "kl_warmup_steps", 0),
+            "final_beta": getattr(trainer, "final_beta", getattr(model, "beta", 1.0)),
+        },
+        "rng": {
+            "trainer": trainer.rng.bit_generator.state,
+            "model": model.rng.bit_generator.state,
+        },
+        "metadata": metadata or {},
+    }
+    try:
+        meta_json = json.dumps(meta)
+    except TypeError as exc:
+        raise TypeError(f"metadata must be JSON-serialisable, got {metadata!r:.200}") from exc
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.array(FORMAT_VERSION),
+        "meta": np.array(meta_json),
+    }
+    arrays.update({f"param/{n}": p for n, p in model.params.items()})
+    arrays.update({f"optimizer/{k}": v for k, v in optimizer.state_dict().items()})
+    arrays.update({f"history/{k}": v for k, v in trainer.history.as_arrays().items()})
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def architecture(model: VAE) -> dict[str, Any]:
+    """The keyword arguments of VAE(...) that rebuild `model` (its weights aside), JSON-ready.
+
+    `beta` is the model's current KL weight; during a KL warm-up the trainer's target weight
+    is saved with the trainer.
+    """
+    arch = {
+        "data_dim": model.data_dim,
+        "latent_dim": model.latent_dim,
+        "hidden": list(model.hidden),
+        "likelihood": model.likelihood.name,
+        "activation": model.activation,
+        "posterior": _registry_name(model.posterior, POSTERIORS, "posterior"),
+        "n_samples": model.n_samples,
+        "seed": model.seed,
+        "dtype": model.dtype.name,
+        "init": model.init,
+    }
+    for name in OPTIONAL_ARCHITECTURE:
+        if hasattr(model, name):
+            arch[name] = getattr(model, name)
+    return arch
+
+
+def optimizer_hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
+    """The keyword arguments that rebuild `optimizer` (its state aside), JSON-ready."""
+    if isinstance(optimizer, Adam):
+        return {
+            "lr": optimizer.lr,
+            "betas": [optimizer.beta1, optimizer.beta2],
+            "eps": optimizer.eps,
+        }
+    if isinstance(optimizer, SGD):
+        return {"lr": optimizer.lr, "momentum": optimizer.momentum}
+    raise TypeError(
+        f"optimizer must be one of {sorted(OPTIMIZERS)} to be checkpointed, "
+        f"got {type(optimizer).__name__}"
+    )
+
+
+def _registry_name(obj: object, registry: dict[str, type], what: str) -> str:
+    for name, cls in registry.items():
+        if type(obj) is cls:
+            return name
+    raise TypeError(f"{what} must be one of {sorted(registry)}, got {type(obj).__name__}")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_checkpoint(
+    path: PathLike,
+    transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+) -> Trainer:
+    """The trainer saved at `path`, ready to `fit` more epochs. Raises CheckpointError.
+
+    A transform (e.g. dynamic binarization) is code, not data: pass it again here.
+    """
+    return read_checkpoint(path, transform).trainer
+
+
+def load_model(path: PathLike) -> VAE:
+    """Only the model saved at `path` (with its generator's state). Raises CheckpointError."""
+    return read_checkpoint(path).model
+
+
+def read_checkpoint(
+    path: PathLike,
+    transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+) -> Checkpoint:
+    """The trainer and the metadata saved at `path`.
+
+    Raises FileNotFoundError if there is no file, and CheckpointError (naming the file and the
+    problem) if the file is not a complete checkpoint of this FORMAT_VERSION.
+    """
+    path = Path(path)
+    arrays = _read_arrays(path)
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"{path}: {problem}")
+
+    if "format_version" not in arrays or arrays["format_version"].shape != ():
+        raise fail("not a numpyvae checkpoint (no format_version entry)")
+    version = arrays["format_version"].item()
+    if version != FORMAT_VERSION:
+        raise fail(
+            f"written in checkpoint format version {version}; this numpyvae "
+            f"({__version__}) reads version {FORMAT_VERSION} only"
+        )
+    try:
+        meta = json.loads(str(arrays["meta"].item()))
+        arch = meta["architecture"]
+        opt_meta = meta["optimizer"]
+        trainer_meta = meta["trainer"]
+        rng_states = meta["rng"]
+        metadata = meta.get("metadata", {})
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise fail(f"the meta entry is missing or incomplete ({problem})") from exc
+
+    try:
+        warmup = {}
+        if trainer_meta.get("kl_warmup_steps"):
+            warmup["kl_warmup_steps"] = trainer_meta["kl_warmup_steps"]
+        # The Trainer reads its target KL weight from the model: build with it, then set the
+        # weight the model had when saved (they differ only during a warm-up).
+        current_beta = arch.get("beta")
+        if current_beta is not None:
+            arch = {**arch, "beta": trainer_meta.get("final_beta", current_beta)}
+        model = VAE(**arch)
+        optimizer = OPTIMIZERS[opt_meta["name"]](model.params, **opt_meta["hyperparameters"])
+        seed = trainer_meta["seed"]
+        trainer = Trainer(
+            model,
+            optimizer,
+            batch_size=trainer_meta["batch_size"],
+            seed=0 if seed is None else seed,
+            transform=transform,
+            **warmup,
+        )
+        if current_beta is not None:
+            model.beta = current_beta
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise fail(f"cannot rebuild the model or optimizer ({problem})") from exc
+    if seed is not None:
+        trainer.seed = seed
+
+    # Copy into the live arrays: the layers and the optimizer hold references to them.
+    for name, p in model.params.items():
+        p[...] = _entry(arrays, f"param/{name}", p, fail)
+    state = {
+        key: _entry(arrays, f"optimizer/{key}", value, fail)
+        for key, value in optimizer.state_dict().items()
+    }
+    optimizer.load_state_dict(state)
+    history = {}
+    for key in HISTORY_KEYS:
+        series = arrays.get(f"history/{key}")
+        if series is None or series.ndim != 1:
+            raise fail(f"the entry history/{key} is missing or not a 1-D array")
+        history[key] = series
+    trainer.history = History.from_arrays(history)
+    try:
+        trainer.epoch = int(trainer_meta["epoch"])
+        trainer.rng.bit_generator.state = rng_states["trainer"]
+        model.rng.bit_generator.state = rng_states["model"]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise fail(f"cannot restore the random state ({type(exc).__name__}: {exc})") from exc
+    return Checkpoint(trainer, metadata, path)
+
+
+def read_metadata(path: PathLike) -> dict[str, Any]:
+    """Only the metadata dict saved with `save_checkpoint(..., metadata=...)`."""
+    return read_checkpoint(path).metadata
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the .npz at `path`, read completely so each member's CRC is checked."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: a single .npy array, not a checkpoint .npz")
+        with loaded as npz:
+            return {key: npz[key] for key in npz.files}
+    except CheckpointError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, OSError, ...
+        raise CheckpointError(
+            f"{path}: not a readable .npz checkpoint; the file is corrupt, truncated or of "
+            f"another kind ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _entry(
+    arrays: dict[str, np.ndarray],
+    key: str,
+    like: np.ndarray,
+    fail: Callable[[str], CheckpointError],
+) -> np.ndarray:
+    """arrays[key], which must exist with the shape and dtype of `like`."""
+    value = arrays.get(key)
+    if value is None:
+        raise fail(f"the entry {key} is missing")
+    if value.shape != like.shape or value.dtype != like.dtype:
+        raise fail(
+            f"the entry {key} has shape {value.shape} and dtype {value.dtype}; the architecture "
+            f"needs shape {like.shape} and dtype {like.dtype}"
+        )
+    return value
