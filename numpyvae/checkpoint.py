@@ -137,8 +137,8 @@ def save_checkpoint(
         },
         "trainer": {
             "batch_size": trainer.batch_size,
-            # Trainer keeps only its generator; the seed is informational (the state restores).
-            "seed": getattr(trainer, "seed", None),
+            # informational: the generator state below is what restores the run
+            "seed": trainer.seed,
             "epoch": trainer.epoch,
             "kl_warmup_steps": getattr(trainer, "kl_warmup_steps", 0),
             "final_beta": getattr(trainer, "final_beta", getattr(model, "beta", 1.0)),
@@ -276,12 +276,11 @@ def read_checkpoint(
             arch = {**arch, "beta": trainer_meta.get("final_beta", current_beta)}
         model = VAE(**arch)
         optimizer = OPTIMIZERS[opt_meta["name"]](model.params, **opt_meta["hyperparameters"])
-        seed = trainer_meta["seed"]
         trainer = Trainer(
             model,
             optimizer,
             batch_size=trainer_meta["batch_size"],
-            seed=0 if seed is None else seed,
+            seed=trainer_meta["seed"],
             transform=transform,
             **warmup,
         )
@@ -290,8 +289,6 @@ def read_checkpoint(
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
         raise fail(f"cannot rebuild the model or optimizer ({problem})") from exc
-    if seed is not None:
-        trainer.seed = seed
 
     # Copy into the live arrays: the layers and the optimizer hold references to them.
     for name, p in model.params.items():

@@ -82,6 +82,7 @@ class Trainer:
         self.model = model
         self.optimizer = optimizer
         self.batch_size = check_positive_int("batch_size", batch_size)
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.transform = transform
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, (int, np.integer)):
