@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,9 +35,14 @@ from numpyvae.checkpoint import (
 from numpyvae.layers.activations import ACTIVATIONS
 from numpyvae.layers.dense import INITS
 from numpyvae.likelihoods import LIKELIHOODS
+from numpyvae.objectives import KL_ESTIMATORS
 from numpyvae.optim import OPTIMIZERS
+from numpyvae.posteriors import POSTERIORS
 from numpyvae.train import DivergenceError, Trainer
-from numpyvae.vae import VAE
+from numpyvae.vae import OBJECTIVES, VAE
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PROG = "numpyvae"
 DEFAULT_OUT = Path("runs") / "latest"
@@ -48,6 +53,7 @@ DATA_CHOICES = ("auto", "embedded", "mnist")
 BINARIZE_CHOICES = ("none", "dynamic", "threshold")
 DTYPE_CHOICES = ("float32", "float64")
 METHOD_CHOICES = ("mean", "sample")
+N_DIGITS = 10  # the classes c of a conditional VAE (--conditional): the digit labels 0..9
 # A fixed second word for the generator that binarizes the test set once ("dynamic"), so the
 # test set depends on --seed only, and a resumed run evaluates on the same binary images.
 TEST_BINARIZE_KEY = 0x7E57
@@ -69,6 +75,12 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "optimizer": "adam",
     "samples": 1,
+    "posterior": "diagonal",
+    "objective": "elbo",
+    "kl_estimator": "analytic",
+    "beta": 1.0,
+    "kl_warmup_epochs": 0,
+    "conditional": False,
     "seed": 0,
     "dtype": "float64",
     "binarize": None,  # "dynamic" for the Bernoulli likelihood, "none" for the Gaussian
@@ -99,6 +111,16 @@ def _non_negative_int(text: str) -> int:
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (e.g. 0.5), got {text!r}")
     return value
 
 
@@ -260,7 +282,47 @@ def _add_train(commands) -> None:
         type=_positive_int,
         metavar="M",
         default=None,
-        help=f"Monte Carlo samples of z per image in the loss (default: {d['samples']})",
+        help="Monte Carlo samples of z per image in the loss; with --objective iwae, the K of "
+        f"the bound (default: {d['samples']})",
+    )
+    model.add_argument(
+        "--posterior",
+        choices=sorted(POSTERIORS),
+        default=None,
+        help="approximate posterior q(z|x): a Gaussian with 'diagonal' covariance, or 'full' "
+        "covariance through a Cholesky factor L (derivations.md §4.4) "
+        f"(default: {d['posterior']})",
+    )
+    model.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default=None,
+        help="what training maximises: 'elbo', or 'iwae', the importance-weighted bound L_K "
+        f"with K = --samples (derivations.md §9.1) (default: {d['objective']})",
+    )
+    model.add_argument(
+        "--kl-estimator",
+        choices=KL_ESTIMATORS,
+        default=None,
+        help="the ELBO's KL term: 'analytic', in closed form (AEVB's estimator B), or "
+        "'sampled', log q(z|x) - log p(z) at the samples of z (estimator A) "
+        f"(derivations.md §7.2); --objective elbo only (default: {d['kl_estimator']})",
+    )
+    model.add_argument(
+        "--beta",
+        type=_non_negative_float,
+        metavar="BETA",
+        default=None,
+        help="weight of the KL term: loss = reconstruction + BETA * KL, 1 being the ELBO; "
+        "with --objective iwae it weights log p(z) - log q(z|x) in each log-weight "
+        f"(derivations.md §9.4); test losses always use 1 (default: {d['beta']:g})",
+    )
+    model.add_argument(
+        "--conditional",
+        action="store_true",
+        default=None,
+        help=f"a conditional VAE on the digit labels c: q(z|x,c) and p(x|z,c), c one-hot over "
+        f"{N_DIGITS} classes (derivations.md §9.2); samples.png then has one row per digit",
     )
     model.add_argument(
         "--dtype",
@@ -295,6 +357,24 @@ def _add_train(commands) -> None:
         metavar="RATE",
         default=None,
         help=f"learning rate (default: {d['lr']:g})",
+    )
+    fit.add_argument(
+        "--kl-warmup-epochs",
+        type=_non_negative_int,
+        metavar="N",
+        default=None,
+        help="raise the KL weight linearly from 0 to --beta over the first N epochs, "
+        "N * ceil(training images / batch size) steps (derivations.md §9.4); 0: no warm-up "
+        f"(default: {d['kl_warmup_epochs']})",
+    )
+    fit.add_argument(
+        "--eval-log-likelihood",
+        type=_non_negative_int,
+        metavar="K",
+        default=0,
+        help="after training, estimate the test log p(x) by importance sampling with K "
+        "samples per image, e.g. 5000 (derivations.md §9.5), and print it with its standard "
+        "error (default: 0, off)",
     )
     fit.add_argument(
         "--seed",
@@ -355,14 +435,29 @@ def _add_sample(commands) -> None:
         default="mean",
         help="'mean': the decoder's mean E[x|z] (method A); 'sample': a draw x ~ p(x|z) (method B)",
     )
-    p.add_argument("--n", type=_positive_int, default=64, help="how many digits")
+    p.add_argument(
+        "--n",
+        type=_positive_int,
+        default=64,
+        help="how many digits; a conditional model without --label draws one row per digit, "
+        "N/10 (rounded up) in each",
+    )
+    p.add_argument(
+        "--label",
+        type=_non_negative_int,
+        metavar="C",
+        default=None,
+        help="for a conditional model (train --conditional): draw only digit C, 0..9 "
+        "(default: one row per digit)",
+    )
     _add_seed_option(p)
     p.add_argument(
         "--out",
         type=Path,
         metavar="FILE",
         default=None,
-        help="PNG to write (default: samples_METHOD.png next to the checkpoint)",
+        help="PNG to write (default: samples_METHOD.png, or samples_digitC_METHOD.png with "
+        "--label, next to the checkpoint)",
     )
     p.set_defaults(run=run_sample)
 
@@ -427,7 +522,8 @@ def _add_evaluate(commands) -> None:
         "evaluate",
         help="print the test negative ELBO and its two terms",
         description="Print the negative ELBO of the test set (nats per image, lower is better) "
-        "and its two terms, reconstruction and KL.",
+        "and its two terms, reconstruction and KL (for a model trained with --objective iwae: "
+        "the negative bound -L_K); with --log-likelihood, also an estimate of log p(x).",
         formatter_class=_FORMATTER,
     )
     _add_checkpoint_option(p)
@@ -437,6 +533,15 @@ def _add_evaluate(commands) -> None:
         metavar="M",
         default=None,
         help="samples of z per image in the estimate (default: the model's, as in training)",
+    )
+    p.add_argument(
+        "--log-likelihood",
+        type=_non_negative_int,
+        metavar="K",
+        default=0,
+        help="also estimate the test log p(x) by importance sampling with K samples per image, "
+        "e.g. 5000 (derivations.md §9.5), with its standard error over the images; --limit "
+        "takes fewer images (default: 0, off)",
     )
     _add_seed_option(p)
     _add_data_options(p, from_checkpoint=True)
@@ -448,9 +553,10 @@ def _add_evaluate(commands) -> None:
 
 @dataclass
 class Data:
-    """The prepared data of a run: training images, test images and labels."""
+    """The prepared data of a run: training and test images and their labels."""
 
     x_train: np.ndarray
+    y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
@@ -472,7 +578,8 @@ def load_data(config: dict[str, Any], download: bool = False) -> Data:
         config["data"], config["data_dir"], dtype=np.dtype(config["dtype"]), download=download
     )
     n = config["limit"]
-    x_train, x_test, y_test = dataset.x_train[:n], dataset.x_test[:n], dataset.y_test[:n]
+    x_train, y_train = dataset.x_train[:n], dataset.y_train[:n]
+    x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
     method = config["binarize"]
     transform = None
     if method == "threshold":
@@ -484,7 +591,12 @@ def load_data(config: dict[str, Any], download: bool = False) -> Data:
         def transform(xb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             return binarize(xb, "dynamic", rng)
 
-    return Data(x_train, x_test, y_test, dataset.source, transform)
+    return Data(x_train, y_train, x_test, y_test, dataset.source, transform)
+
+
+def labels_for(model: VAE, y: np.ndarray) -> np.ndarray | None:
+    """The labels c to pass with the data: `y` for a conditional model, else None."""
+    return None if model.n_classes is None else y
 
 
 def _data_name(source: str) -> str:
@@ -512,7 +624,8 @@ def run_train(args: argparse.Namespace) -> int:
                 f"{checkpoint_path}: no training options saved with it (not written by "
                 f"`{PROG} train`), so it cannot be resumed from the command line"
             )
-        config = {**config, "hidden": tuple(config["hidden"])}
+        # Options added since the checkpoint was written take their defaults: the plain VAE.
+        config = {**TRAIN_DEFAULTS, **config, "hidden": tuple(config["hidden"])}
         _check_resume_options(given, config, checkpoint_path)
         if "data_dir" in given:
             config["data_dir"] = given["data_dir"]
@@ -521,6 +634,7 @@ def run_train(args: argparse.Namespace) -> int:
         trainer.transform = data.transform
     else:
         config = {**TRAIN_DEFAULTS, **given}
+        _check_option_combinations(config)
         config["binarize"] = resolve_binarize(config["binarize"], config["likelihood"])
         data = load_data(config, download=args.download)
         config["data"] = _data_name(data.source)
@@ -537,7 +651,8 @@ def run_train(args: argparse.Namespace) -> int:
         f"  on {data.x_train.shape[0]} training and {data.x_test.shape[0]} test images "
         f"({data.source}; binarize {config['binarize']}), "
         f"epochs {first_epoch}..{last_epoch}, batch size {trainer.batch_size}, "
-        f"{config['optimizer']} lr {config['lr']:g}, seed {config['seed']}",
+        f"{config['optimizer']} lr {config['lr']:g}, seed {config['seed']}"
+        + _warmup_note(config, trainer),
         flush=True,
     )
 
@@ -550,10 +665,11 @@ def run_train(args: argparse.Namespace) -> int:
         _write_history(out / HISTORY_NAME, t, metadata)
         h = t.history
         now = time.perf_counter()
+        beta = f"  beta {t.model.beta:.3g}" if t.kl_warmup_steps else ""
         print(
             f"epoch {t.epoch:3d}/{last_epoch}  train {h.loss[-1]:8.2f}  "
             f"test {h.test_loss[-1]:8.2f} = rec {h.test_reconstruction[-1]:.2f} "
-            f"+ KL {h.test_kl[-1]:.2f}  ({now - epoch_started:.1f} s)",
+            f"+ {_rest_name(t.model)} {h.test_kl[-1]:.2f}{beta}  ({now - epoch_started:.1f} s)",
             flush=True,
         )
         epoch_started = now
@@ -563,12 +679,18 @@ def run_train(args: argparse.Namespace) -> int:
         trainer.fit(
             data.x_train,
             args.epochs,
+            y_train=labels_for(model, data.y_train),
             x_test=data.x_test,
+            y_test=labels_for(model, data.y_test),
             progress=not args.no_progress,
             on_epoch_end=on_epoch_end,
         )
         train_seconds = time.perf_counter() - train_started
         written = write_figures(out, model, trainer, data)
+        if args.eval_log_likelihood:
+            log_likelihood = log_likelihood_report(
+                model, data.x_test, data.y_test, args.eval_log_likelihood
+            )
     except KeyboardInterrupt:
         _report_interrupt(out, saved["epoch"], last_epoch, trainer.epoch)
         return 130
@@ -582,14 +704,20 @@ def run_train(args: argparse.Namespace) -> int:
         f"\ntrained epochs {first_epoch}..{last_epoch} in {train_seconds:.1f} s "
         f"({train_seconds / args.epochs:.2f} s per epoch); total {total_seconds:.1f} s"
     )
+    rest = _rest_name(model)
+    weighted = model.objective == "elbo" and (config["beta"] != 1 or trainer.kl_warmup_steps)
     print(
         f"final train loss {h.loss[-1]:.2f} = reconstruction {h.reconstruction[-1]:.2f} "
-        f"+ KL {h.kl[-1]:.2f} nats per image"
+        f"+ {'beta * ' if weighted else ''}{rest} {h.kl[-1]:.2f} nats per image"
+        + (f" (beta {model.beta:g} at the end)" if weighted else "")
     )
     print(
         f"final test loss  {h.test_loss[-1]:.2f} = reconstruction "
-        f"{h.test_reconstruction[-1]:.2f} + KL {h.test_kl[-1]:.2f} nats per image"
+        f"{h.test_reconstruction[-1]:.2f} + {rest} {h.test_kl[-1]:.2f} nats per image"
+        + (" (beta 1)" if weighted else "")
     )
+    if args.eval_log_likelihood:
+        print(log_likelihood)
     print("wrote:")
     for path in [checkpoint_path, out / HISTORY_NAME, *written]:
         print(f"  {path}")
@@ -603,19 +731,49 @@ def _new_trainer(config: dict[str, Any], data: Data) -> Trainer:
         config["hidden"],
         likelihood=config["likelihood"],
         activation=config["activation"],
+        posterior=config["posterior"],
         n_samples=config["samples"],
         seed=config["seed"],
         dtype=np.dtype(config["dtype"]),
         init=config["init"],
+        objective=config["objective"],
+        kl_estimator=config["kl_estimator"],
+        beta=config["beta"],
+        n_classes=N_DIGITS if config["conditional"] else None,
     )
     optimizer = OPTIMIZERS[config["optimizer"]](model.params, lr=config["lr"])
+    steps_per_epoch = -(-data.x_train.shape[0] // config["batch_size"])  # ceil(N / B)
     return Trainer(
         model,
         optimizer,
         batch_size=config["batch_size"],
         seed=config["seed"],
         transform=data.transform,
+        kl_warmup_steps=config["kl_warmup_epochs"] * steps_per_epoch,
     )
+
+
+def _check_option_combinations(config: dict[str, Any]) -> None:
+    """Refuse options that are valid alone but not together."""
+    if config["objective"] == "iwae" and config["kl_estimator"] == "sampled":
+        raise ValueError(
+            "--kl-estimator sampled applies to --objective elbo only: the importance-weighted "
+            "bound has no KL term of its own (derivations.md §9.1); leave one of them out"
+        )
+
+
+def _warmup_note(config: dict[str, Any], trainer: Trainer) -> str:
+    if not trainer.kl_warmup_steps:
+        return ""
+    return (
+        f"\n  KL weight beta from 0 to {trainer.final_beta:g} over the first "
+        f"{config['kl_warmup_epochs']} epoch(s) ({trainer.kl_warmup_steps} steps)"
+    )
+
+
+def _rest_name(model: VAE) -> str:
+    """The name of loss - reconstruction: the KL for the ELBO, 'rest' for the IWAE bound."""
+    return "KL" if model.objective == "elbo" else "rest"
 
 
 def _check_resume_options(given: dict[str, Any], config: dict[str, Any], path: Path) -> None:
@@ -627,6 +785,11 @@ def _check_resume_options(given: dict[str, Any], config: dict[str, Any], path: P
             option = "--" + key.replace("_", "-")
             shown = ",".join(map(str, given[key])) if key == "hidden" else given[key]
             was = ",".join(map(str, config[key])) if key == "hidden" else config[key]
+            if key == "conditional":  # a flag: it can only have been given to a plain run
+                raise ValueError(
+                    f"{option} was given, but the run in {path} is not conditional; a resumed "
+                    f"run keeps its options: leave {option} out"
+                )
             raise ValueError(
                 f"{option} {shown} differs from the run in {path} ({option} {was}); a resumed "
                 f"run keeps its options: leave {option} out"
@@ -644,32 +807,78 @@ def _write_history(path: Path, trainer: Trainer, metadata: dict[str, Any]) -> No
 
 
 def write_figures(out: Path, model: VAE, trainer: Trainer, data: Data) -> list[Path]:
-    """The figures of a trained model, written into `out`; returns their paths."""
+    """The figures of a trained model, written into `out`; returns their paths.
+
+    For a conditional model, samples.png has one row per digit and the manifold (which would
+    need a digit to decode with) is left out.
+    """
     from numpyvae import plots
 
     shape = _image_shape(model)
-    x = data.x_test
-    z = model.encode(x, "mean")
+    x, c = data.x_test, labels_for(model, data.y_test)
+    z = model.encode(x, "mean", c=c)
+    if model.n_classes is None:
+        samples = plots.plot_generation(model, 64, image_shape=shape)
+    else:
+        samples = plot_digit_rows(model, N_DIGITS, "mean")
     figures = {
         "losses.png": plots.plot_losses(trainer.history),
         "reconstructions.png": plots.plot_reconstructions(
             x[:10],
-            model.reconstruct(x[:10], "mean"),
+            model.reconstruct(x[:10], "mean", c=None if c is None else c[:10]),
             n=10,
             image_shape=shape,
             title="Test images and their reconstructions (decoder mean at the posterior mean)",
         ),
-        "samples.png": plots.plot_generation(model, 64, image_shape=shape),
+        "samples.png": samples,
         "embeddings.png": plots.plot_embeddings(
             z, data.y_test, title="Posterior means of the test set"
         ),
     }
-    if model.latent_dim == 2:
+    if model.latent_dim == 2 and model.n_classes is None:
         figures["manifold.png"] = plots.plot_latent_manifold(model, 20, image_shape=shape)
+    if model.latent_dim == 2:
         figures["latent_scatter.png"] = plots.plot_latent_scatter(
             z, data.y_test, 20, title="Posterior means of the test set"
         )
     return [plots.save_figure(fig, out / name) for name, fig in figures.items()]
+
+
+def plot_digit_rows(model: VAE, per_row: int, method: str) -> Figure:
+    """A conditional model's digits: row c holds `per_row` draws of digit c (derivations.md
+    §9.2), each decoded from its own z ~ N(0, I) by `method` (§8.1)."""
+    from numpyvae import plots
+
+    rows = [model.generate(per_row, method, c=c) for c in range(model.n_classes)]
+    return plots.plot_samples(
+        np.concatenate(rows),
+        f"{_generation_name(model, method)}, one row per digit c = 0..{model.n_classes - 1}",
+        image_shape=_image_shape(model),
+        n_cols=per_row,
+    )
+
+
+def _generation_name(model: VAE, method: str) -> str:
+    given = "z" if model.n_classes is None else "z,c"
+    return f"decoder mean E[x|{given}]" if method == "mean" else f"samples x ~ p(x|{given})"
+
+
+def log_likelihood_report(model: VAE, x: np.ndarray, y: np.ndarray, n_samples: int) -> str:
+    """The importance-sampling estimate of log p(x) with `n_samples` draws per image
+    (derivations.md §9.5), averaged over the images x (N, d) with labels y (N,), and its
+    standard error over the images, as two printable lines. Draws from the model's generator.
+    For a conditional model the estimate is of log p(x|c), c the image's label."""
+    started = time.perf_counter()
+    log_p = model.log_likelihood(x, n_samples, c=labels_for(model, y))
+    n = log_p.shape[0]
+    error = f"{log_p.std(ddof=1) / np.sqrt(n):.2f}" if n > 1 else "n/a, one image"
+    given = "x" if model.n_classes is None else "x|c"
+    return (
+        f"test log p({given}) estimate {log_p.mean():.2f} (standard error {error}) "
+        "nats per image\n"
+        f"  (importance sampling with K = {n_samples} samples of z per image, {n} images; "
+        f"{time.perf_counter() - started:.1f} s)"
+    )
 
 
 def _report_interrupt(out: Path, saved_epoch: int | None, last_epoch: int, epoch: int) -> None:
@@ -749,13 +958,31 @@ def run_sample(args: argparse.Namespace) -> int:
     """`numpyvae sample`: see its --help."""
     from numpyvae import plots
 
-    model = _load_for_inference(args).model
-    images = model.generate(args.n, args.method)
-    label = "decoder mean E[x|z]" if args.method == "mean" else "samples x ~ p(x|z)"
-    fig = plots.plot_samples(
-        images, f"{args.n} generated digits: {label}", image_shape=_image_shape(model)
-    )
-    print(plots.save_figure(fig, _default_output(args, "samples", ".png")))
+    checkpoint = _load_for_inference(args)
+    model = checkpoint.model
+    label = args.label
+    if label is not None and model.n_classes is None:
+        raise ValueError(
+            f"--label {label} needs a conditional model (`{PROG} train --conditional`), but "
+            f"{args.checkpoint} is not conditional; leave --label out"
+        )
+    if label is not None and label >= model.n_classes:
+        raise ValueError(
+            f"--label must be a digit 0..{model.n_classes - 1} of the conditional model, "
+            f"got {label}"
+        )
+    if model.n_classes is not None and label is None:
+        fig = plot_digit_rows(model, -(-args.n // N_DIGITS), args.method)
+    else:
+        images = model.generate(args.n, args.method, c=label)
+        which = "digits" if label is None else f"draws of digit {label}"
+        fig = plots.plot_samples(
+            images,
+            f"{args.n} generated {which}: {_generation_name(model, args.method)}",
+            image_shape=_image_shape(model),
+        )
+    stem = "samples" if label is None else f"samples_digit{label}"
+    print(plots.save_figure(fig, _default_output(args, stem, ".png")))
     return 0
 
 
@@ -766,7 +993,8 @@ def run_encode(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .npz or .npy, got {str(out)!r}")
     checkpoint = _load_for_inference(args)
     data = _test_data(args, checkpoint)
-    z = checkpoint.model.encode(data.x_test, args.method)
+    model = checkpoint.model
+    z = model.encode(data.x_test, args.method, c=labels_for(model, data.y_test))
     with atomic_write(out) as f:
         if out.suffix == ".npz":
             np.savez(f, z=z, labels=data.y_test)
@@ -783,10 +1011,11 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
     checkpoint = _load_for_inference(args)
     model = checkpoint.model
-    x = _test_data(args, checkpoint).x_test[: args.n]
+    data = _test_data(args, checkpoint)
+    x, c = data.x_test[: args.n], labels_for(model, data.y_test[: args.n])
     fig = plots.plot_reconstructions(
         x,
-        model.reconstruct(x, args.method),
+        model.reconstruct(x, args.method, c=c),
         n=args.n,
         image_shape=_image_shape(model),
         title=f"Test images and their reconstructions (decoder mean at the posterior "
@@ -803,13 +1032,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     data = _test_data(args, checkpoint)
     if args.samples is not None:
         model.n_samples = args.samples
-    parts = model.evaluate(data.x_test)
+    parts = model.evaluate(data.x_test, c=labels_for(model, data.y_test))
+    bound = "negative ELBO" if model.objective == "elbo" else "negative IWAE bound -L_K"
     print(
-        f"test negative ELBO {parts.loss:.2f} = reconstruction {parts.reconstruction:.2f} "
-        f"+ KL {parts.kl:.2f} nats per image\n"
+        f"test {bound} {parts.loss:.2f} = reconstruction {parts.reconstruction:.2f} "
+        f"+ {_rest_name(model)} {parts.kl:.2f} nats per image\n"
         f"  ({data.x_test.shape[0]} test images of {data.source}, M = {model.n_samples} "
         f"sample(s) of z each; checkpoint {args.checkpoint}, epoch {checkpoint.trainer.epoch})"
     )
+    if args.log_likelihood:
+        print(log_likelihood_report(model, data.x_test, data.y_test, args.log_likelihood))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shlex
@@ -14,7 +16,7 @@ import numpy as np
 import pytest
 
 from numpyvae import cli, plots
-from numpyvae.checkpoint import load_checkpoint
+from numpyvae.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from numpyvae.train import Trainer
 
 # A tiny run: 200 training and 200 test images of the embedded subset, hidden 16, k = 2.
@@ -274,6 +276,201 @@ def test_ctrl_c_keeps_the_last_epoch_and_prints_the_resume_command(tmp_path, cap
     assert all(np.array_equal(straight[n], resumed[n]) for n in straight)
 
 
+# --------------------------------------------------------------------------- model options
+
+
+def float_after(label: str, text: str) -> float:
+    """The number printed right after `label` in `text`."""
+    found = re.search(re.escape(label) + r" (-?[\d.]+)", text)
+    assert found, f"{label!r} not in {text!r}"
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--posterior", "full"], {"posterior.name": "full"}),
+        (["--objective", "iwae", "--samples", "3"], {"objective": "iwae", "n_samples": 3}),
+        (["--kl-estimator", "sampled"], {"kl_estimator": "sampled", "objective": "elbo"}),
+        (["--beta", "0.5"], {"beta": 0.5}),
+        (["--conditional"], {"n_classes": 10}),
+        # 200 images in batches of 64: 4 steps an epoch, so 2 epochs of warm-up are 8 steps;
+        # after the 4 steps of epoch 1 the weight was last set at step 3: 3/8 of beta = 1.
+        (["--kl-warmup-epochs", "2", "--batch-size", "64"], {"beta": 3 / 8}),
+    ],
+)
+def test_each_model_option_trains_and_its_checkpoint_rebuilds_the_model(
+    tmp_path, capsys, options, expected
+):
+    code, out, err = run(capsys, "train", *TINY, "--epochs", "1", *options, "--out", tmp_path)
+    assert code == 0, err
+    trainer = load_checkpoint(tmp_path / "checkpoint.npz")
+    model = trainer.model
+    for attribute, value in expected.items():
+        owner, _, name = attribute.rpartition(".")
+        assert getattr(getattr(model, owner) if owner else model, name) == value, attribute
+    plain = {"posterior.name": "diagonal", "objective": "elbo", "kl_estimator": "analytic"}
+    plain.update({"beta": 1.0, "n_classes": None, "n_samples": 1})
+    for attribute, value in plain.items():  # every other option keeps its default
+        if attribute not in expected:
+            owner, _, name = attribute.rpartition(".")
+            assert getattr(getattr(model, owner) if owner else model, name) == value, attribute
+    config = json.loads((tmp_path / "history.json").read_text())["config"]
+    assert config["kl_warmup_epochs"] == (2 if "--kl-warmup-epochs" in options else 0)
+    assert trainer.kl_warmup_steps == (8 if "--kl-warmup-epochs" in options else 0)
+    assert trainer.final_beta == (0.5 if "--beta" in options else 1.0)
+    assert np.isfinite(trainer.history.test_loss[-1])
+    rest = "rest" if "iwae" in options else "KL"
+    assert f"final test loss  {trainer.history.test_loss[-1]:.2f}" in out and f"+ {rest}" in out
+
+
+def test_iwae_with_the_sampled_kl_is_refused_in_one_line(tmp_path, capsys):
+    argv = ["--objective", "iwae", "--kl-estimator", "sampled", "--out", tmp_path / "run"]
+    code, _, err = run(capsys, "train", *TINY, *argv)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "--kl-estimator sampled" in err and "--objective elbo" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def conditional(tmp_path_factory) -> tuple[Path, str]:
+    """A tiny conditional run (k = 2, full covariance, KL warm-up, log p(x|c) at the end):
+    its output directory and what it printed."""
+    out = tmp_path_factory.mktemp("conditional")
+    argv = ["train", *TINY, "--epochs", "2", "--conditional", "--posterior", "full"]
+    argv += ["--kl-warmup-epochs", "1", "--eval-log-likelihood", "20", "--out", str(out)]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(argv) == 0
+    return out, printed.getvalue()
+
+
+def test_a_conditional_run_writes_one_row_per_digit_and_its_log_likelihood(conditional):
+    out, printed = conditional
+    model = load_checkpoint(out / "checkpoint.npz").model
+    assert model.n_classes == 10 and model.posterior.name == "full"
+    assert png_size(out / "samples.png") == pixels("samples")  # the digit rows, one panel
+    assert png_size(out / "latent_scatter.png") == pixels("latent_scatter")
+    assert not (out / "manifold.png").exists()  # a manifold would need a digit to decode with
+    log_p = float_after("test log p(x|c) estimate", printed)
+    assert np.isfinite(log_p) and log_p < 0  # a probability of binary images
+    assert "K = 20 samples of z per image, 200 images" in printed
+    assert "KL weight beta from 0 to 1 over the first 1 epoch(s) (2 steps)" in printed
+
+
+def test_sample_draws_a_chosen_digit_or_a_row_per_digit(conditional, capsys, tmp_path):
+    out, _ = conditional
+    checkpoint = out / "checkpoint.npz"
+    code, stdout, err = run(capsys, "sample", "--checkpoint", checkpoint, "--label", "3")
+    assert code == 0, err
+    assert stdout.strip() == str(out / "samples_digit3_mean.png")
+    assert png_size(out / "samples_digit3_mean.png") == pixels("samples")
+    target = tmp_path / "rows.png"
+    code, _, err = run(capsys, "sample", "--checkpoint", checkpoint, "--n", "20", "--out", target)
+    assert code == 0, err
+    assert png_size(target) == pixels("samples")
+    code, _, err = run(capsys, "sample", "--checkpoint", checkpoint, "--label", "10")
+    assert code == 2 and err.count("\n") == 1 and "--label must be a digit 0..9" in err
+
+
+def test_label_needs_a_conditional_model(trained, capsys):
+    code, _, err = run(capsys, "sample", "--checkpoint", trained / "checkpoint.npz", "--label", "3")
+    assert code == 2 and err.count("\n") == 1
+    assert "--label 3" in err and "--conditional" in err
+
+
+def test_encode_reconstruct_and_evaluate_pass_the_labels(conditional, capsys, tmp_path):
+    out, _ = conditional
+    checkpoint = out / "checkpoint.npz"
+    code, _, err = run(capsys, "encode", "--checkpoint", checkpoint, "--out", tmp_path / "z.npz")
+    assert code == 0, err
+    config = json.loads((out / "history.json").read_text())["config"]
+    data = cli.load_data(config)
+    model = load_checkpoint(checkpoint).model
+    with np.load(tmp_path / "z.npz") as npz:
+        z = npz["z"]
+    assert np.array_equal(z, model.encode(data.x_test, "mean", c=data.y_test))
+    # The labels matter: the same images under other labels embed elsewhere.
+    assert not np.allclose(z, model.encode(data.x_test, "mean", c=(data.y_test + 1) % 10))
+    target = tmp_path / "rec.png"
+    code, _, err = run(capsys, "reconstruct", "--checkpoint", checkpoint, "--out", target)
+    assert code == 0 and png_size(target) == pixels("reconstructions"), err
+    code, stdout, err = run(capsys, "evaluate", "--checkpoint", checkpoint, "--log-likelihood", "5")
+    assert code == 0, err
+    assert np.isfinite(float_after("negative ELBO", stdout))
+    assert np.isfinite(float_after("test log p(x|c) estimate", stdout))
+
+
+def test_evaluate_prints_a_log_likelihood_estimate_above_the_elbo(trained, capsys):
+    checkpoint = trained / "checkpoint.npz"
+    code, stdout, err = run(
+        capsys, "evaluate", "--checkpoint", checkpoint, "--log-likelihood", "50", "--seed", "0"
+    )
+    assert code == 0, err
+    log_p = float_after("test log p(x) estimate", stdout)
+    standard_error = float_after("(standard error", stdout)
+    assert np.isfinite(log_p) and log_p < 0 and 0 < standard_error < 10
+    assert "K = 50 samples of z per image, 200 images" in stdout
+    # On the same 100 images: E[L_K] >= ELBO (derivations.md §9.5), with 1 nat for the noise
+    # of the two estimates (the ELBO's from 10 samples per image).
+    code, stdout, err = run(
+        capsys,
+        "evaluate",
+        "--checkpoint",
+        checkpoint,
+        "--log-likelihood",
+        "200",
+        "--samples",
+        "10",
+        "--limit",
+        "100",
+        "--seed",
+        "1",
+    )
+    assert code == 0, err
+    assert "K = 200 samples of z per image, 100 images" in stdout and "100 test images" in stdout
+    negative_elbo = float_after("test negative ELBO", stdout)
+    assert float_after("test log p(x) estimate", stdout) >= -negative_elbo - 1.0
+
+
+def test_resume_with_the_new_options_reproduces_the_uninterrupted_run(tmp_path, capsys):
+    options = [*TINY, "--conditional", "--posterior", "full", "--beta", "0.5"]
+    options += ["--kl-warmup-epochs", "3", "--seed", "5"]
+    assert run(capsys, "train", *options, "--epochs", "4", "--out", tmp_path / "straight")[0] == 0
+    assert run(capsys, "train", *options, "--epochs", "2", "--out", tmp_path / "split")[0] == 0
+    code, _, err = run(
+        capsys, "train", "--out", tmp_path / "split", "--resume", "--epochs", "2", "--no-progress"
+    )
+    assert code == 0, err
+    straight = load_checkpoint(tmp_path / "straight/checkpoint.npz")
+    resumed = load_checkpoint(tmp_path / "split/checkpoint.npz")
+    assert resumed.model.beta == straight.model.beta == 0.5  # the warm-up is over
+    for name, value in straight.model.params.items():
+        assert np.array_equal(value, resumed.model.params[name]), name
+    assert straight.history == resumed.history
+
+
+def test_resume_refuses_a_new_option_and_accepts_a_checkpoint_from_before_them(
+    trained, tmp_path, capsys
+):
+    code, _, err = run(capsys, "train", "--out", trained, "--resume", "--conditional")
+    assert code == 2 and err.count("\n") == 1 and "not conditional" in err
+    code, _, err = run(capsys, "train", "--out", trained, "--resume", "--objective", "iwae")
+    assert code == 2 and "--objective iwae" in err and "--objective elbo" in err
+    # A checkpoint whose saved options predate --posterior, --objective, ...: they default.
+    checkpoint = read_checkpoint(trained / "checkpoint.npz")
+    config = checkpoint.metadata["config"]
+    for key in ("posterior", "objective", "kl_estimator", "beta", "kl_warmup_epochs"):
+        del config[key]
+    del config["conditional"]
+    save_checkpoint(tmp_path / "checkpoint.npz", checkpoint.trainer, checkpoint.metadata)
+    code, out, err = run(
+        capsys, "train", "--out", tmp_path, "--resume", "--epochs", "1", "--no-progress"
+    )
+    assert code == 0, err
+    assert "epochs 2..2" in out and load_checkpoint(tmp_path / "checkpoint.npz").epoch == 2
+
+
 # --------------------------------------------------------------------------- options
 
 
@@ -297,6 +494,15 @@ def test_ctrl_c_keeps_the_last_epoch_and_prints_the_resume_command(tmp_path, cap
         (["sample", "--method", "median"], "--method", "'median'"),
         (["sample", "--n", "0"], "--n", "'0'"),
         (["evaluate", "--samples", "0"], "--samples", "'0'"),
+        (["train", "--beta", "-1"], "--beta", "'-1'"),
+        (["train", "--beta", "inf"], "--beta", "'inf'"),
+        (["train", "--kl-warmup-epochs", "-2"], "--kl-warmup-epochs", "'-2'"),
+        (["train", "--posterior", "lowrank"], "--posterior", "'lowrank'"),
+        (["train", "--objective", "vimco"], "--objective", "'vimco'"),
+        (["train", "--kl-estimator", "exact"], "--kl-estimator", "'exact'"),
+        (["train", "--eval-log-likelihood", "-1"], "--eval-log-likelihood", "'-1'"),
+        (["evaluate", "--log-likelihood", "many"], "--log-likelihood", "'many'"),
+        (["sample", "--label", "-3"], "--label", "'-3'"),
         (["frobnicate"], "command", "'frobnicate'"),
     ],
 )
@@ -327,6 +533,19 @@ def test_every_option_has_help():
                 assert option in text
     train_help = commands["train"].format_help()
     assert "(default: 20)" in train_help and "(default: runs/latest)" in train_help
+    helps = {o: a.help for a in commands["train"]._actions for o in a.option_strings}
+    for option, section in [
+        ("--posterior", "§4.4"),
+        ("--objective", "§9.1"),
+        ("--kl-estimator", "§7.2"),
+        ("--beta", "§9.4"),
+        ("--kl-warmup-epochs", "§9.4"),
+        ("--conditional", "§9.2"),
+        ("--eval-log-likelihood", "§9.5"),
+    ]:
+        assert f"derivations.md {section}" in helps[option], option
+    evaluate_help = " ".join(commands["evaluate"].format_help().split())
+    assert "§9.5" in evaluate_help and "(default: 0, off)" in evaluate_help
 
 
 def test_help_exits_0(capsys):
