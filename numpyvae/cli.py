@@ -397,6 +397,12 @@ def _add_train(commands) -> None:
         action="store_true",
         help="continue the run saved in OUT/checkpoint.npz for --epochs more epochs",
     )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in OUT even though OUT holds one (its checkpoint is replaced at "
+        "the end of the first epoch); without it, train refuses to touch an existing run",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train)
 
@@ -633,6 +639,11 @@ def run_train(args: argparse.Namespace) -> int:
         trainer = checkpoint.trainer
         trainer.transform = data.transform
     else:
+        if checkpoint_path.exists() and not args.overwrite:
+            raise ValueError(
+                f"{out} already holds a run ({checkpoint_path}); continue it with --resume, "
+                f"write the new run elsewhere with --out DIR, or replace it with --overwrite"
+            )
         config = {**TRAIN_DEFAULTS, **given}
         _check_option_combinations(config)
         config["binarize"] = resolve_binarize(config["binarize"], config["likelihood"])

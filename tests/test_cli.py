@@ -563,3 +563,17 @@ def test_python_dash_m_runs_the_command_line():
     )
     assert result.returncode == 2
     assert "--samples" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_train_refuses_to_replace_an_existing_run(tmp_path, capsys):
+    assert run(capsys, "train", *TINY, "--epochs", "1", "--out", tmp_path)[0] == 0
+    checkpoint = tmp_path / "checkpoint.npz"
+    before = checkpoint.read_bytes()
+    code, _, err = run(capsys, "train", *TINY, "--epochs", "1", "--seed", "5", "--out", tmp_path)
+    assert code == 2 and err.count("\n") == 1
+    assert "already holds a run" in err and "--resume" in err and "--overwrite" in err
+    assert checkpoint.read_bytes() == before  # nothing written
+    code, _, _ = run(
+        capsys, "train", *TINY, "--epochs", "1", "--seed", "5", "--out", tmp_path, "--overwrite"
+    )
+    assert code == 0 and checkpoint.read_bytes() != before
