@@ -92,6 +92,8 @@ class Adam(Optimizer):
         # One scratch array per parameter: the update below writes every intermediate
         # into it (out=), so a step allocates nothing. Adam's cost is memory traffic.
         self._scratch = {n: np.empty_like(p) for n, p in params.items()}
+        self._tiny = {np.finfo(p.dtype).tiny for p in params.values()}.pop() if params else 0.0
+        self._below = {n: np.empty(p.shape, dtype=bool) for n, p in params.items()}
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         m, v, tmp = self.m[name], self.v[name], self._scratch[name]
@@ -103,6 +105,14 @@ class Adam(Optimizer):
         tmp -= v
         tmp *= 1.0 - self.beta2
         v += tmp
+        # Where g is 0 for many steps (a pixel that is almost always blank), m decays by b1 a
+        # step and spends some 150 steps in the subnormal range, where x86 arithmetic is ten
+        # times slower, before it underflows to 0. It is set to 0 as soon as it gets there:
+        # it no longer moves the parameter (derivations.md §11). v decays too slowly to matter.
+        np.abs(m, out=tmp)
+        below = self._below[name]
+        np.less(tmp, self._tiny, out=below)
+        m[below] = 0.0
         # lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
         #   = lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps sqrt(1 - b2^t)).
         root = math.sqrt(1.0 - self.beta2**self.steps)  # a Python float keeps float32 float32

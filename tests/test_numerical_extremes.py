@@ -104,3 +104,25 @@ def test_whole_model_gradient_beyond_the_clamp():
     assert report.passed, str(report)
     _, grads = model.loss_and_grads(x)
     assert np.all(grads["encoder.1.b"][K:] == 0)  # no gradient flows back through the clamp
+
+
+def test_no_subnormal_numbers_reach_the_hot_path():
+    from numpyvae.likelihoods import Bernoulli
+    from numpyvae.optim import Adam
+
+    tiny = np.finfo(np.float32).tiny
+    x = np.array([[0.0, 1.0, 0.0, 1.0]], dtype=np.float32)
+    logits = np.array([[[-95.0, 95.0, 75.0, -80.0]]], dtype=np.float32)
+    log_p, grad = Bernoulli().log_prob_and_grad(x, logits)
+    assert np.all((grad == 0) | (np.abs(grad) >= tiny))
+    np.testing.assert_array_equal(grad, [[[0.0, 0.0, -1.0, 1.0]]])  # sigmoid exactly 0 or 1
+    assert log_p[0, 0] == np.float32(-75.0 - 80.0)
+    # Adam's first moment where the gradient has gone to 0: it decays to 0, never subnormal
+    p = np.ones(3, dtype=np.float32)
+    adam = Adam({"p": p}, lr=1e-3)
+    adam.step({"p": np.full(3, 1e-3, dtype=np.float32)})
+    for _ in range(1200):
+        adam.step({"p": np.zeros(3, dtype=np.float32)})
+        m = adam.m["p"]
+        assert np.all((m == 0) | (np.abs(m) >= tiny))
+    assert np.all(adam.m["p"] == 0)
