@@ -417,6 +417,14 @@ def _add_checkpoint_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_method_option(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--method", choices=METHOD_CHOICES, default="mean", help=help)
+
+
+def _add_out_file_option(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--out", type=Path, metavar="FILE", default=None, help=help)
+
+
 def _add_seed_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seed",
@@ -435,11 +443,9 @@ def _add_sample(commands) -> None:
         formatter_class=_FORMATTER,
     )
     _add_checkpoint_option(p)
-    p.add_argument(
-        "--method",
-        choices=METHOD_CHOICES,
-        default="mean",
-        help="'mean': the decoder's mean E[x|z] (method A); 'sample': a draw x ~ p(x|z) (method B)",
+    _add_method_option(
+        p,
+        "'mean': the decoder's mean E[x|z] (method A); 'sample': a draw x ~ p(x|z) (method B)",
     )
     p.add_argument(
         "--n",
@@ -457,12 +463,9 @@ def _add_sample(commands) -> None:
         "(default: one row per digit)",
     )
     _add_seed_option(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="FILE",
-        default=None,
-        help="PNG to write (default: samples_METHOD.png, or samples_digitC_METHOD.png with "
+    _add_out_file_option(
+        p,
+        "PNG to write (default: samples_METHOD.png, or samples_digitC_METHOD.png with "
         "--label, next to the checkpoint)",
     )
     p.set_defaults(run=run_sample)
@@ -477,20 +480,15 @@ def _add_encode(commands) -> None:
         formatter_class=_FORMATTER,
     )
     _add_checkpoint_option(p)
-    p.add_argument(
-        "--method",
-        choices=METHOD_CHOICES,
-        default="mean",
-        help="'mean': the posterior mean (method A); 'sample': a draw z ~ q(z|x) (method B)",
+    _add_method_option(
+        p,
+        "'mean': the posterior mean (method A); 'sample': a draw z ~ q(z|x) (method B)",
     )
     _add_seed_option(p)
     _add_data_options(p, from_checkpoint=True)
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="FILE",
-        default=None,
-        help="file to write, .npz or .npy (default: embeddings_METHOD.npz next to the checkpoint)",
+    _add_out_file_option(
+        p,
+        "file to write, .npz or .npy (default: embeddings_METHOD.npz next to the checkpoint)",
     )
     p.set_defaults(run=run_encode)
 
@@ -504,21 +502,16 @@ def _add_reconstruct(commands) -> None:
         formatter_class=_FORMATTER,
     )
     _add_checkpoint_option(p)
-    p.add_argument(
-        "--method",
-        choices=METHOD_CHOICES,
-        default="mean",
-        help="embedding to decode: 'mean' the posterior mean, 'sample' a draw from q(z|x)",
+    _add_method_option(
+        p,
+        "embedding to decode: 'mean' the posterior mean, 'sample' a draw from q(z|x)",
     )
     p.add_argument("--n", type=_positive_int, default=10, help="how many test images")
     _add_seed_option(p)
     _add_data_options(p, from_checkpoint=True)
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="FILE",
-        default=None,
-        help="PNG to write (default: reconstructions_METHOD.png next to the checkpoint)",
+    _add_out_file_option(
+        p,
+        "PNG to write (default: reconstructions_METHOD.png next to the checkpoint)",
     )
     p.set_defaults(run=run_reconstruct)
 
