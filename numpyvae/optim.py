@@ -92,7 +92,6 @@ class Adam(Optimizer):
         # One scratch array per parameter: the update below writes every intermediate
         # into it (out=), so a step allocates nothing. Adam's cost is memory traffic.
         self._scratch = {n: np.empty_like(p) for n, p in params.items()}
-        self._tiny = {np.finfo(p.dtype).tiny for p in params.values()}.pop() if params else 0.0
         self._below = {n: np.empty(p.shape, dtype=bool) for n, p in params.items()}
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -111,7 +110,7 @@ class Adam(Optimizer):
         # it no longer moves the parameter (derivations.md §11). v decays too slowly to matter.
         np.abs(m, out=tmp)
         below = self._below[name]
-        np.less(tmp, self._tiny, out=below)
+        np.less(tmp, np.finfo(m.dtype).tiny, out=below)
         m[below] = 0.0
         # lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
         #   = lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps sqrt(1 - b2^t)).

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from numpyvae.layers.activations import sigmoid
 
 
+@functools.cache
 def flush_limit(dtype: np.dtype) -> float:
     """|l| beyond which exp(-|l|) counts as 0: 0.8 of -log(smallest normal number).
 
