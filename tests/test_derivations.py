@@ -61,10 +61,22 @@ def doc_lines() -> tuple[str, ...]:
     return tuple(DOC.read_text(encoding="utf-8").splitlines())
 
 
+def blank(match: re.Match) -> str:
+    """The matched text with every character but the newlines replaced by a space."""
+    return re.sub(r"[^\n]", " ", match.group())
+
+
+# The GitHub-safe forms of derivations.md: display math in a fenced ```math block, inline math
+# as $`...`$ (GitHub reads the backticks as a code span, so Markdown leaves the TeX alone).
+# The plain $...$ form is still found, so that the safety test below can report it.
+MATH_FENCE = re.compile(r"^( *)```math\n(.*?)\n\1```$", flags=re.S | re.M)
+BACKTICK_MATH = re.compile(r"\$`([^`\n]*)`\$")
+
+
 def without_code(text: str) -> str:
     """The text with fenced code blocks and `code spans` blanked (same length, no $ inside)."""
-    text = re.sub(r"```.*?```", lambda m: re.sub(r"[^\n]", " ", m.group()), text, flags=re.S)
-    return re.sub(r"`[^`\n]*`", lambda m: " " * len(m.group()), text)
+    text = re.sub(r"```.*?```", blank, text, flags=re.S)
+    return re.sub(r"`[^`\n]*`", blank, text)
 
 
 def line_of(text: str, index: int) -> int:
@@ -73,12 +85,18 @@ def line_of(text: str, index: int) -> int:
 
 @functools.cache
 def math_blocks() -> tuple[tuple[str, bool, int], ...]:
-    """Every math block as (tex, display, line): $$...$$ (display) and $...$ (inline)."""
-    text = without_code("\n".join(doc_lines()))
+    """Every math block as (tex, display, line): ```math fences (display), $`...`$ and $...$."""
+    text = "\n".join(doc_lines())
     blocks = []
+    for m in MATH_FENCE.finditer(text):
+        blocks.append((m.group(2), True, line_of(text, m.start())))
+    text = MATH_FENCE.sub(blank, text)
+    for m in BACKTICK_MATH.finditer(text):
+        blocks.append((m.group(1), False, line_of(text, m.start())))
+    text = without_code(BACKTICK_MATH.sub(blank, text))
     for m in re.finditer(r"\$\$(.+?)\$\$", text, flags=re.S):
         blocks.append((m.group(1), True, line_of(text, m.start())))
-    text = re.sub(r"\$\$(.+?)\$\$", lambda m: re.sub(r"[^\n]", " ", m.group()), text, flags=re.S)
+    text = re.sub(r"\$\$(.+?)\$\$", blank, text, flags=re.S)
     for number, line in enumerate(text.split("\n"), start=1):
         dollars = [m.start() for m in re.finditer(r"(?<!\\)\$", line)]
         if len(dollars) % 2:
@@ -86,7 +104,7 @@ def math_blocks() -> tuple[tuple[str, bool, int], ...]:
             continue
         for start, stop in zip(dollars[::2], dollars[1::2], strict=True):
             blocks.append((line[start + 1 : stop], False, number))
-    return tuple(blocks)
+    return tuple(sorted(blocks, key=lambda block: abs(block[2])))
 
 
 @functools.cache
