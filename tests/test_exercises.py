@@ -40,8 +40,8 @@ def functions_from_notebook(path: Path, tag: str) -> dict:
     return namespace
 
 
-SOLVED = functions_from_notebook(SOLUTIONS, "solution")
-PLACEHOLDERS = functions_from_notebook(EXERCISES, "exercise")
+SOLVED = functions_from_notebook(SOLUTIONS, "answer")
+PLACEHOLDERS = functions_from_notebook(EXERCISES, "answer")
 
 
 def _sigma(logvar):
