@@ -1,7 +1,13 @@
-"""Hand-written layers: each has `forward(x)` and `backward(dout)`, side by side."""
+"""Hand-written layers: each has `forward(x)` and `backward(dout)`, side by side.
+
+Each also has the forward-mode tangent `jvp(dx)` and the reverse pass through primal and
+tangent together, `dual_backward(H, T)`, that the Fisher auto-encoder needs (derivations.md
+§12.4).
+"""
 
 from numpyvae.layers.activations import (
     ACTIVATIONS,
+    Activation,
     Identity,
     LeakyReLU,
     ReLU,
@@ -18,6 +24,7 @@ from numpyvae.layers.mlp import MLP
 
 __all__ = [
     "ACTIVATIONS",
+    "Activation",
     "INITS",
     "MLP",
     "Dense",

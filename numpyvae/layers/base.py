@@ -26,6 +26,31 @@ class Layer:
         """dout (N, D_out) -> dx (N, D_in)."""
         raise NotImplementedError
 
+    def vjp(self, dout: np.ndarray) -> np.ndarray:
+        """dout (N, D_out) -> dx (N, D_in), the input gradient alone: `grads` is not touched.
+
+        For a layer without parameters this is its backward; Dense overrides it
+        (derivations.md §12.4).
+        """
+        return self.backward(dout)
+
+    def jvp(self, dx: np.ndarray) -> np.ndarray:
+        """Forward-mode tangent: dx (N, D_in) -> d(out) (N, D_out) = J(x) dx at the last
+        forward's x; caches what `dual_backward` needs (derivations.md §12.4)."""
+        raise NotImplementedError
+
+    def dual_backward(
+        self, dout: np.ndarray, dtangent: np.ndarray, need_input_grad: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The reverse pass through the primal and the tangent pass together.
+
+        Given H = dL/d(out) and T = dL/d(tangent out), both (N, D_out), for a loss L of the
+        output and of the tangent of the last `forward` and `jvp`, returns dL/dx and
+        dL/d(tangent in), both (N, D_in) (None, None without `need_input_grad`), and
+        overwrites `grads` (derivations.md §12.4).
+        """
+        raise NotImplementedError
+
     def _saved(self, attribute: str) -> np.ndarray:
         """What forward cached under `attribute`; an error if forward has not run."""
         value = getattr(self, attribute, None)

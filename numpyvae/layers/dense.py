@@ -58,6 +58,7 @@ class Dense(Layer):
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x (N, n_in) -> out (N, n_out) = x W + b."""
@@ -77,6 +78,37 @@ class Dense(Layer):
         self.grads["W"] = x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
         return dout @ self.params["W"].T if need_input_grad else None
+
+    def vjp(self, dout: np.ndarray) -> np.ndarray:
+        """dout (N, n_out) -> dx (N, n_in) = dout W^T, leaving `grads` alone (§12.4)."""
+        return dout @ self.params["W"].T
+
+    def jvp(self, dx: np.ndarray) -> np.ndarray:
+        """Tangent dx (N, n_in) -> d(out) (N, n_out) = dx W: the bias has no tangent (§12.4).
+
+        Caches dx for `dual_backward`, as forward caches x.
+        """
+        self._dx = dx
+        return dx @ self.params["W"]
+
+    def dual_backward(
+        self, dout: np.ndarray, dtangent: np.ndarray, need_input_grad: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """H = dL/d(out), T = dL/d(tangent out), both (N, n_out) -> (dL/dx, dL/d(dx)) (N, n_in).
+
+        out = x W + b and its tangent dx W both hold W, so (derivations.md §12.4)
+        dW = x^T H + dx^T T, db = column sums of H, dL/dx = H W^T, dL/d(dx) = T W^T.
+        Overwrites `grads`; without `need_input_grad` the two input products are skipped.
+        """
+        x, dx = self._saved("_x"), self._saved("_dx")
+        grad_W = x.T @ dout
+        grad_W += dx.T @ dtangent
+        self.grads["W"] = grad_W
+        self.grads["b"] = dout.sum(axis=0)
+        if not need_input_grad:
+            return None, None
+        W = self.params["W"]
+        return dout @ W.T, dtangent @ W.T
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"

@@ -65,5 +65,37 @@ class MLP(Layer):
             dout = layer.backward(dout)
         return first.backward(dout, need_input_grad=need_input_grad)
 
+    def vjp(self, dout: np.ndarray) -> np.ndarray:
+        """dout (N, sizes[-1]) -> J(x)^T dout (N, sizes[0]) at the last forward's x.
+
+        The input gradient alone: `grads` is left as it was (derivations.md §12.4).
+        """
+        for layer in reversed(self.layers):
+            dout = layer.vjp(dout)
+        return dout
+
+    def jvp(self, dx: np.ndarray) -> np.ndarray:
+        """Tangent dx (N, sizes[0]) -> J(x) dx (N, sizes[-1]) at the last forward's x.
+
+        da_l = dh_{l-1} W_l, dh_l = phi_l'(a_l) * da_l (derivations.md §12.4); each layer
+        caches its tangent input for `dual_backward`.
+        """
+        for layer in self.layers:
+            dx = layer.jvp(dx)
+        return dx
+
+    def dual_backward(
+        self, dout: np.ndarray, dtangent: np.ndarray, need_input_grad: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The reverse pass through the last forward and jvp together (derivations.md §12.4).
+
+        dout = dL/d(out) and dtangent = dL/d(J dx), both (N, sizes[-1]), for a loss L of the
+        output and its tangent. Overwrites `grads` with dL/d(param) and returns dL/dx and
+        dL/d(dx), both (N, sizes[0]), or (None, None) if `need_input_grad` is False.
+        """
+        for layer in reversed(self.layers[1:]):
+            dout, dtangent = layer.dual_backward(dout, dtangent)
+        return self.layers[0].dual_backward(dout, dtangent, need_input_grad=need_input_grad)
+
     def __repr__(self) -> str:
         return "MLP(" + " -> ".join(repr(layer) for layer in self.layers) + ")"
