@@ -60,7 +60,7 @@ def schedule(max_stage: int, max_epochs: int | None) -> list[tuple[int, int, flo
 
 def log_px(model: VAE, x: np.ndarray, k: int) -> np.ndarray:
     """log p(x) (N,) by importance sampling with k draws (numpyvae.iwae.log_likelihood)."""
-    from numpyvae.iwae import log_likelihood
+    from numpyvae.objectives.iwae import log_likelihood
 
     return log_likelihood(model, x, k, rng=np.random.default_rng(12345))
 

@@ -24,28 +24,25 @@ checkpoint as it was.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from numpyvae import __version__
+from numpyvae.atomic import PathLike, atomic_write
+from numpyvae.config import VAEConfig
 from numpyvae.optim import OPTIMIZERS, SGD, Adam, Optimizer
-from numpyvae.posteriors import POSTERIORS
 from numpyvae.train import HISTORY_KEYS, History, Trainer
 from numpyvae.vae import VAE
 
-FORMAT_VERSION = 1
-# VAE options saved when the model has them (the plain VAE's defaults otherwise).
-OPTIONAL_ARCHITECTURE = ("objective", "kl_estimator", "beta", "n_classes")
-
-PathLike = str | os.PathLike
+# Version 2 records the model's VAEConfig as the architecture and the current KL weight with
+# the trainer; version 1 (numpyvae 0.1.0 before VAEConfig) is migrated on reading.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class CheckpointError(ValueError):
@@ -63,55 +60,6 @@ class Checkpoint:
     @property
     def model(self) -> VAE:
         return self.trainer.model
-
-
-# --------------------------------------------------------------------------- atomic writing
-
-
-@contextlib.contextmanager
-def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
-    """Open a binary file that appears at `path` only if the `with` block completes.
-
-    The bytes go to a temporary file in the same directory (so the final rename stays on one
-    file system), which is flushed and fsync'ed, then renamed over `path` with `os.replace`
-    (atomic on POSIX and Windows). If the block raises anything, KeyboardInterrupt included,
-    the temporary file is deleted and `path` keeps its previous content.
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            os.chmod(tmp_name, 0o666 & ~_umask())
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable; skipped where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- saving
@@ -140,8 +88,9 @@ def save_checkpoint(
             # informational: the generator state below is what restores the run
             "seed": trainer.seed,
             "epoch": trainer.epoch,
-            "kl_warmup_steps": getattr(trainer, "kl_warmup_steps", 0),
-            "final_beta": getattr(trainer, "final_beta", getattr(model, "beta", 1.0)),
+            "kl_warmup_steps": trainer.kl_warmup_steps,
+            "final_beta": trainer.final_beta,
+            "beta_now": model.beta,
         },
         "rng": {
             "trainer": trainer.rng.bit_generator.state,
@@ -166,27 +115,12 @@ def save_checkpoint(
 
 
 def architecture(model: VAE) -> dict[str, Any]:
-    """The keyword arguments of VAE(...) that rebuild `model` (its weights aside), JSON-ready.
+    """The model's options (its VAEConfig) that rebuild it, weights aside, JSON-ready.
 
-    `beta` is the model's current KL weight; during a KL warm-up the trainer's target weight
-    is saved with the trainer.
+    `beta` is the configured KL weight; the weight of the moment (during a KL warm-up) is saved
+    with the trainer.
     """
-    arch = {
-        "data_dim": model.data_dim,
-        "latent_dim": model.latent_dim,
-        "hidden": list(model.hidden),
-        "likelihood": model.likelihood.name,
-        "activation": model.activation,
-        "posterior": _registry_name(model.posterior, POSTERIORS, "posterior"),
-        "n_samples": model.n_samples,
-        "seed": model.seed,
-        "dtype": model.dtype.name,
-        "init": model.init,
-    }
-    for name in OPTIONAL_ARCHITECTURE:
-        if hasattr(model, name):
-            arch[name] = getattr(model, name)
-    return arch
+    return model.config.as_dict()
 
 
 def optimizer_hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
@@ -210,6 +144,15 @@ def _registry_name(obj: object, registry: dict[str, type], what: str) -> str:
         if type(obj) is cls:
             return name
     raise TypeError(f"{what} must be one of {sorted(registry)}, got {type(obj).__name__}")
+
+
+def _migrate(version: int, arch: dict[str, Any], trainer_meta: dict[str, Any]) -> None:
+    """Bring a version-1 record to version 2 in place: there `beta` in the architecture was
+    the weight of the moment and the trainer's `final_beta` the configured one."""
+    if version == 1:
+        trainer_meta.setdefault("beta_now", arch.get("beta", 1.0))
+        if "beta" in arch:
+            arch["beta"] = trainer_meta.get("final_beta", arch["beta"])
 
 
 # --------------------------------------------------------------------------- loading
@@ -249,10 +192,10 @@ def read_checkpoint(
     if "format_version" not in arrays or arrays["format_version"].shape != ():
         raise fail("not a numpyvae checkpoint (no format_version entry)")
     version = arrays["format_version"].item()
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise fail(
             f"written in checkpoint format version {version}; this numpyvae "
-            f"({__version__}) reads version {FORMAT_VERSION} only"
+            f"({__version__}) reads versions {', '.join(map(str, READABLE_VERSIONS))} only"
         )
     try:
         meta = json.loads(str(arrays["meta"].item()))
@@ -261,20 +204,13 @@ def read_checkpoint(
         trainer_meta = meta["trainer"]
         rng_states = meta["rng"]
         metadata = meta.get("metadata", {})
+        _migrate(version, arch, trainer_meta)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
         raise fail(f"the meta entry is missing or incomplete ({problem})") from exc
 
     try:
-        warmup = {}
-        if trainer_meta.get("kl_warmup_steps"):
-            warmup["kl_warmup_steps"] = trainer_meta["kl_warmup_steps"]
-        # The Trainer reads its target KL weight from the model: build with it, then set the
-        # weight the model had when saved (they differ only during a warm-up).
-        current_beta = arch.get("beta")
-        if current_beta is not None:
-            arch = {**arch, "beta": trainer_meta.get("final_beta", current_beta)}
-        model = VAE(**arch)
+        model = VAE(config=VAEConfig.from_dict(arch))
         optimizer = OPTIMIZERS[opt_meta["name"]](model.params, **opt_meta["hyperparameters"])
         trainer = Trainer(
             model,
@@ -282,10 +218,11 @@ def read_checkpoint(
             batch_size=trainer_meta["batch_size"],
             seed=trainer_meta["seed"],
             transform=transform,
-            **warmup,
+            kl_warmup_steps=trainer_meta.get("kl_warmup_steps", 0),
         )
-        if current_beta is not None:
-            model.beta = current_beta
+        # The Trainer takes its target KL weight from the model when made; then the model gets
+        # the weight it had when saved (they differ only during a warm-up).
+        model.beta = trainer_meta.get("beta_now", model.beta)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
         raise fail(f"cannot rebuild the model or optimizer ({problem})") from exc

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from numpyvae.optim import Optimizer
-from numpyvae.vae import VAE, LossParts
+from numpyvae.vae import VAE, Batch, LossParts
 from numpyvae.validation import check_positive_int
 
 HISTORY_KEYS = ("loss", "reconstruction", "kl", "test_loss", "test_reconstruction", "test_kl")
@@ -113,20 +113,18 @@ class Trainer:
         and step, if the loss stops being finite.
         """
         model = self.model
-        x_train = model._check_x(x_train)
-        cond_train = model._check_c(y_train, x_train.shape[0])
+        train = model.prepare(x_train, y_train, name="x_train")
         if x_test is not None:
-            x_test = model._check_x(x_test)
-            model._check_c(y_test, x_test.shape[0])
+            model.prepare(x_test, y_test, name="x_test")  # fail now, not after an epoch
         epochs = check_positive_int("epochs", epochs)
         for _ in range(epochs):
             self.epoch += 1
-            parts = self._train_epoch(x_train, cond_train, progress)
+            parts = self._train_epoch(train, progress)
             self.history.loss.append(parts.loss)
             self.history.reconstruction.append(parts.reconstruction)
             self.history.kl.append(parts.kl)
             if x_test is not None:
-                test = model.evaluate(x_test, c=y_test)
+                test = model.evaluate(x_test, c=y_test, name="x_test")
                 self.history.test_loss.append(test.loss)
                 self.history.test_reconstruction.append(test.reconstruction)
                 self.history.test_kl.append(test.kl)
@@ -134,31 +132,29 @@ class Trainer:
                 on_epoch_end(self)
         return self.history
 
-    def _train_epoch(self, x: np.ndarray, cond: np.ndarray | None, progress: bool) -> LossParts:
-        model, n = self.model, x.shape[0]
+    def _train_epoch(self, data: Batch, progress: bool) -> LossParts:
+        model, n = self.model, len(data)
         order = self.rng.permutation(n)
         starts = range(0, n, self.batch_size)
         bar = _progress_bar(len(starts), f"epoch {self.epoch}") if progress else None
         totals = np.zeros(3)
         for step, start in enumerate(starts, 1):
-            batch = order[start : start + self.batch_size]
-            xb = x[batch]
-            cb = None if cond is None else cond[batch]
+            batch = data.rows(order[start : start + self.batch_size])
             if self.transform is not None:
-                xb = self.transform(xb, self.rng)
-            eps = model.posterior.draw_eps(model.rng, model.n_samples, xb.shape[0], model.dtype)
+                batch = Batch(self.transform(batch.x, self.rng), batch.onehot)
+            eps = model.noise(None, len(batch))
             if self.kl_warmup_steps:
                 model.beta = linear_warmup(
                     self.optimizer.steps, self.kl_warmup_steps, self.final_beta
                 )
-            parts, grads = model._loss_and_grads(xb, eps, cb)
+            parts, grads = model.gradients(batch, eps)
             if not np.isfinite(parts.loss):
                 raise DivergenceError(
                     f"the loss became {parts.loss} at epoch {self.epoch}, step {step}; lower "
                     f"the learning rate (now {self.optimizer.lr:g}) or check the data"
                 )
             self.optimizer.step(grads)
-            totals += xb.shape[0] * np.array([parts.loss, parts.reconstruction, parts.kl])
+            totals += len(batch) * np.array([parts.loss, parts.reconstruction, parts.kl])
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{totals[0] / min(start + self.batch_size, n):.2f}")

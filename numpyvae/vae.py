@@ -9,39 +9,78 @@ log p is summed over the d data dimensions and the KL over the k latent dimensio
 is the negative ELBO, so minimising it is gradient ascent on the ELBO. `reconstruction` and
 `kl` are the two terms with the same batch average; loss = reconstruction + kl.
 
-Options beyond this loss, all off by default: the KL by sampling (estimator A, `kl_estimator=
-"sampled"`), the importance-weighted bound (`objective="iwae"`, numpyvae.iwae), a KL weight
-(`beta`), a full-covariance posterior, learned-variance likelihoods, and a conditional model
-(`n_classes`: q(z|x, c), p(x|z, c)). The objectives live in numpyvae.objectives and
-numpyvae.iwae; this class runs the network forward and carries their gradients back.
+Options beyond this loss, all off by default, are the fields of `numpyvae.config.VAEConfig`:
+the KL by sampling (estimator A, `kl_estimator="sampled"`), the importance-weighted bound
+(`objective="iwae"`), a KL weight (`beta`), a full-covariance posterior, learned-variance
+likelihoods, and a conditional model (`n_classes`: q(z|x, c), p(x|z, c)). The objectives live in
+numpyvae.objectives; this class runs the networks forward and carries their gradients back.
+
+The boundary with the rest of the package (the trainer, the objectives, the log p(x) estimate):
+`prepare` checks data and labels once into a `Batch`, `noise` checks or draws eps, `forward`
+runs encoder, reparameterization and decoder, `backward` carries an objective's partial
+derivatives back to every parameter, `gradients` is one forward-backward of the configured
+objective, and `log_weights` gives the importance weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from numpyvae.iwae import iwae_bound, log_importance_weights, log_likelihood
+from numpyvae.config import VAEConfig, options
 from numpyvae.layers.mlp import MLP
-from numpyvae.likelihoods import LIKELIHOODS, likelihood_params, make_likelihood, output_width
-from numpyvae.objectives import (
-    KL_ESTIMATORS,
-    LossParts,
-    ObjectiveGrad,
-    elbo_analytic_kl,
-    elbo_sampled_kl,
-)
+from numpyvae.likelihoods import make_likelihood
+from numpyvae.objectives import OBJECTIVES, LossParts, ObjectiveGrad
+from numpyvae.objectives.iwae import log_importance_weights, log_likelihood
 from numpyvae.posteriors import POSTERIORS
-from numpyvae.validation import check_batch, check_choice, check_dtype, check_positive_int
+from numpyvae.validation import (
+    check_batch,
+    check_choice,
+    check_non_negative_float,
+    check_positive_int,
+)
 
 EMBEDDING_METHODS = ("mean", "sample")  # the lectures' methods A and B (derivations.md §8.2)
 GENERATION_METHODS = ("mean", "sample")  # the lectures' methods A and B (derivations.md §8.1)
-OBJECTIVES = ("elbo", "iwae")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Data checked by `VAE.prepare`: x (B, d) in the model's dtype, and for a conditional
+    model the labels as one-hot rows onehot (B, n_classes) (None otherwise)."""
+
+    x: np.ndarray
+    onehot: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def rows(self, index: slice | np.ndarray) -> Batch:
+        """The rows `index` (a slice or an index array) of x and of the labels."""
+        return Batch(self.x[index], None if self.onehot is None else self.onehot[index])
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One forward pass: the encoder output h (B, P), the samples z (M, B, k) and the decoder
+    output out (M, B, d') (logits, means, or means and log-variances)."""
+
+    h: np.ndarray
+    z: np.ndarray
+    out: np.ndarray
+
+
+def with_labels(a: np.ndarray, onehot: np.ndarray | None) -> np.ndarray:
+    """A network's input: a (N, n) alone, or [a | onehot] (N, n + n_classes) for a
+    conditional model (derivations.md §9.2)."""
+    return a if onehot is None else np.concatenate([a, onehot], axis=1)
 
 
 class VAE:
-    """A VAE with MLP encoder and decoder.
+    """A VAE with MLP encoder and decoder, built from a `VAEConfig`.
 
     Encoder (phi): x (B, d) -> h (B, P) = [mu | log sigma^2] (P = 2k for the diagonal
     posterior), an MLP d -> hidden -> P. Decoder (theta): z (N, k) -> out (N, d'), an MLP
@@ -51,146 +90,169 @@ class VAE:
     "likelihood.logvar" ("gaussian_shared_var") in `params` and in the gradients that
     `loss_and_grads` returns.
 
-    Options (defaults give the plain VAE above):
-    - objective: "elbo" (the loss above) or "iwae", the importance-weighted bound L_K with
-      K = n_samples (derivations.md §9.1).
-    - kl_estimator (ELBO only): "analytic", the closed-form KL (AEVB's estimator B), or
-      "sampled", the one-sample estimate log q(z|x) - log p(z) (estimator A) (§7.2).
-    - beta: the weight of the KL term, loss = reconstruction + beta * kl (§9.4); settable.
-    - posterior: "diagonal" or "full" (Cholesky factor, §4.4).
-    - likelihood: "bernoulli", "gaussian", "gaussian_shared_var" or "gaussian_pixel_var" (§5).
-    - n_classes: a conditional VAE (§9.2): the encoder reads [x, onehot(c)], the decoder
-      [z, onehot(c)]; then every method that takes data takes the labels c (B,) too.
+    Build it from a configuration, `VAE(config=VAEConfig(...))`, or with the options as
+    arguments, `VAE(784, 20, hidden=(400,), likelihood="bernoulli", ...)`: the same fields, the
+    same defaults and checks (numpyvae.config lists and explains them).
     """
 
     def __init__(
         self,
-        data_dim: int,
-        latent_dim: int,
-        hidden: Sequence[int] = (400,),
+        data_dim: int | None = None,
+        latent_dim: int | None = None,
+        hidden: Sequence[int] | None = None,
         *,
-        likelihood: str = "bernoulli",
-        activation: str = "relu",
-        posterior: str = "diagonal",
-        n_samples: int = 1,
-        seed: int = 0,
-        dtype: np.dtype | type = np.float64,
-        init: str = "uniform",
-        objective: str = "elbo",
-        kl_estimator: str = "analytic",
-        beta: float = 1.0,
-        n_classes: int | None = None,
+        config: VAEConfig | None = None,
+        **settings: Any,
     ) -> None:
-        self.data_dim = check_positive_int("data_dim", data_dim)
-        self.latent_dim = check_positive_int("latent_dim", latent_dim)
-        self.hidden = tuple(check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
-        self.n_samples = check_positive_int("n_samples", n_samples)
-        self.dtype = check_dtype("dtype", dtype)
-        self.activation = activation
-        self.init = init
-        self.seed = seed
-        self.objective = check_choice("objective", objective, OBJECTIVES)
-        self.kl_estimator = check_choice("kl_estimator", kl_estimator, KL_ESTIMATORS)
-        self.beta = beta
-        self.n_classes = None if n_classes is None else check_positive_int("n_classes", n_classes)
-        self.likelihood = make_likelihood(
-            check_choice("likelihood", likelihood, LIKELIHOODS), self.dtype
-        )
-        self.posterior = POSTERIORS[check_choice("posterior", posterior, POSTERIORS)](latent_dim)
-        self.n_outputs = output_width(self.likelihood, data_dim)
-        if objective == "iwae":
-            self._objective = iwae_bound
-        elif kl_estimator == "sampled":
-            self._objective = elbo_sampled_kl
-        else:
-            self._objective = elbo_analytic_kl
+        given = {"data_dim": data_dim, "latent_dim": latent_dim, "hidden": hidden}
+        given = {name: value for name, value in given.items() if value is not None}
+        unknown = sorted(set(settings) - set(options()))
+        if unknown:
+            raise TypeError(
+                f"VAE got unknown option(s) {', '.join(unknown)}; the options are "
+                f"{', '.join(options())}"
+            )
+        given.update(settings)
+        if config is None:
+            config = VAEConfig(**given)
+        elif not isinstance(config, VAEConfig):
+            raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
+        elif given:
+            raise TypeError(
+                f"pass either config or the options ({', '.join(given)}), not both; "
+                "config.replace(...) changes options of a configuration"
+            )
+        self.config = config
+        self.dtype = config.np_dtype
+        self.beta = config.beta
+        self.objective = OBJECTIVES[config.objective].from_config(config)
+        self.likelihood = make_likelihood(config.likelihood, self.dtype)
+        self.posterior = POSTERIORS[config.posterior](config.latent_dim)
+        self.n_outputs = self.likelihood.n_outputs(config.data_dim)
         init_rng, noise_rng = (
-            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
+            np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2)
         )
         self.rng = noise_rng  # draws eps and the samples of generation method B
-        layers = dict(activation=activation, rng=init_rng, dtype=self.dtype, init=init)
-        n_labels = self.n_classes or 0
-        self.encoder = MLP([data_dim + n_labels, *self.hidden, self.posterior.n_params], **layers)
+        layers = dict(
+            activation=config.activation, rng=init_rng, dtype=self.dtype, init=config.init
+        )
+        n_labels = config.n_classes or 0
+        self.encoder = MLP(
+            [config.data_dim + n_labels, *config.hidden, self.posterior.n_params], **layers
+        )
         self.decoder = MLP(
-            [latent_dim + n_labels, *reversed(self.hidden), self.n_outputs], **layers
+            [config.latent_dim + n_labels, *reversed(config.hidden), self.n_outputs], **layers
         )
         self.params = {f"encoder.{n}": p for n, p in self.encoder.params.items()}
         self.params.update({f"decoder.{n}": p for n, p in self.decoder.params.items()})
-        self.params.update(
-            {f"likelihood.{n}": p for n, p in likelihood_params(self.likelihood).items()}
-        )
+        self.params.update({f"likelihood.{n}": p for n, p in self.likelihood.params.items()})
+
+    # ----------------------------------------------------------------- the options
+    @property
+    def data_dim(self) -> int:
+        """d, the data dimension."""
+        return self.config.data_dim
+
+    @property
+    def latent_dim(self) -> int:
+        """k, the latent dimension."""
+        return self.config.latent_dim
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The encoder's hidden layer sizes (the decoder's, reversed)."""
+        return self.config.hidden
+
+    @property
+    def n_classes(self) -> int | None:
+        """The number of labels of a conditional model; None for a plain VAE."""
+        return self.config.n_classes
+
+    @property
+    def n_samples(self) -> int:
+        """M, the samples of z per data point drawn when eps is not given (K for the IWAE)."""
+        return self.config.n_samples
+
+    @n_samples.setter
+    def n_samples(self, value: int) -> None:
+        self.config = self.config.replace(n_samples=value)
 
     @property
     def beta(self) -> float:
-        """The weight of the KL term (derivations.md §9.4); 1 is the ELBO, a warm-up sets it."""
+        """The weight of the KL term now (derivations.md §9.4); `config.beta` is the one
+        configured, which a KL warm-up reaches at its end."""
         return self._beta
 
     @beta.setter
     def beta(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"beta must be a number >= 0, got {value!r}")
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"beta must be a finite number >= 0, got {value}")
-        self._beta = float(value)
+        self._beta = check_non_negative_float("beta", value)
 
-    # ----------------------------------------------------------------- the objective
-    def loss(
-        self, x: np.ndarray, eps: np.ndarray | None = None, c: np.ndarray | None = None
-    ) -> LossParts:
-        """The loss of x (B, d) with noise eps (M, B, k) (labels c (B,) if conditional)."""
-        x = self._check_x(x)
-        cond = self._check_c(c, x.shape[0])
-        return self._forward(x, self._check_eps(eps, x.shape[0]), cond)[0].parts
+    # ----------------------------------------------------------------- the boundary
+    def prepare(self, x: np.ndarray, c: np.ndarray | None = None, *, name: str = "x") -> Batch:
+        """Check data x (B, d) (and labels c (B,) of a conditional model) once, into a Batch.
 
-    def loss_and_grads(
-        self, x: np.ndarray, eps: np.ndarray | None = None, c: np.ndarray | None = None
-    ) -> tuple[LossParts, dict[str, np.ndarray]]:
-        """The loss of x and its gradient with respect to every parameter.
-
-        x (B, d); eps (M, B, k), or (B, k) for M = 1, or None to draw M = `n_samples` from the
-        model's generator; c (B,) integer labels in [0, n_classes) for a conditional model.
-        Returns (LossParts, grads) with grads[name] shaped like params[name]. The same eps
-        serves the forward and the backward.
+        x is converted to the model's dtype and checked against the likelihood (Bernoulli
+        targets in [0, 1]); `name` is how errors call it (e.g. "x_test"). The labels become
+        one-hot rows here, the one place they are encoded.
         """
-        x = self._check_x(x)
-        cond = self._check_c(c, x.shape[0])
-        return self._loss_and_grads(x, self._check_eps(eps, x.shape[0]), cond)
+        x = check_batch(name, x, self.data_dim, self.dtype)
+        self.likelihood.check_targets(name, x)
+        return Batch(x, self._one_hot(c, x.shape[0], name))
 
-    def _run(
-        self, x: np.ndarray, eps: np.ndarray, cond: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Encoder, reparameterization, decoder: h (B, P), z (M, B, k), out (M, B, d')."""
+    def noise(self, eps: np.ndarray | None, batch_size: int, *, single: bool = False) -> np.ndarray:
+        """eps as (M, B, k) in the model's dtype, checked; drawn from `rng` when None.
+
+        M = `n_samples` when drawn (1 with `single`, for one embedding per point); a given
+        eps may be (M, B, k), or (B, k) for M = 1.
+        """
+        k = self.latent_dim
+        if eps is None:
+            n = 1 if single else self.n_samples
+            return self.posterior.draw_eps(self.rng, n, batch_size, self.dtype)
+        if not isinstance(eps, np.ndarray) or eps.dtype.kind != "f":
+            raise TypeError(
+                f"eps must be a float NumPy array of shape (M, {batch_size}, {k}), got {eps!r:.80}"
+            )
+        if eps.ndim == 2:
+            eps = eps[np.newaxis]
+        if eps.ndim != 3 or eps.shape[1:] != (batch_size, k) or (single and eps.shape[0] != 1):
+            want = (
+                f"({batch_size}, {k})"
+                if single
+                else f"(M, {batch_size}, {k}) or ({batch_size}, {k})"
+            )
+            raise ValueError(f"eps must have shape {want}, got {eps.shape}")
+        if not np.all(np.isfinite(eps)):
+            raise ValueError("eps contains NaN or infinity")
+        return np.asarray(eps, dtype=self.dtype)
+
+    def forward(self, batch: Batch, eps: np.ndarray) -> Forward:
+        """Encoder, reparameterization, decoder for a prepared batch and eps (M, B, k)."""
         M, B, k = eps.shape
-        h = self.encoder.forward(x if cond is None else np.concatenate([x, cond], axis=1))
+        h = self.encoder.forward(with_labels(batch.x, batch.onehot))
         z = self.posterior.sample(h, eps)  # (M, B, k)
-        z_in = z.reshape(M * B, k)
-        if cond is not None:  # row j*B + i of z_in is z_ij, so it gets label c_i
-            z_in = np.concatenate([z_in, np.tile(cond, (M, 1))], axis=1)
-        out = self.decoder.forward(z_in).reshape(M, B, self.n_outputs)
-        return h, z, out
+        # Row j*B + i of the decoder's input is z_ij, so it gets label c_i.
+        labels = None if batch.onehot is None else np.tile(batch.onehot, (M, 1))
+        out = self.decoder.forward(with_labels(z.reshape(M * B, k), labels))
+        return Forward(h, z, out.reshape(M, B, self.n_outputs))
 
-    def _forward(
-        self, x: np.ndarray, eps: np.ndarray, cond: np.ndarray | None = None, beta=None
-    ) -> tuple[ObjectiveGrad, np.ndarray]:
-        """The objective at checked x, eps, cond, and d log p(x|z) / d out (M, B, d')."""
-        h, z, out = self._run(x, eps, cond)
-        log_p, dlog_p = self.likelihood.log_prob_and_grad(x, out)  # (M, B), (M, B, d')
-        beta = self.beta if beta is None else beta
-        return self._objective(log_p, z, eps, h, self.posterior, beta), dlog_p
+    def backward(
+        self, batch: Batch, objective: ObjectiveGrad, dlog_px: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Every parameter's gradient from a pathwise objective's partial derivatives at the
+        last `forward`, and d log p(x|z) / d out (M, B, d') (derivations.md §6.3).
 
-    def _loss_and_grads(
-        self, x: np.ndarray, eps: np.ndarray, cond: np.ndarray | None = None
-    ) -> tuple[LossParts, dict]:
-        """Forward and backward for checked x (B, d) and eps (M, B, k) (derivations.md §6.3)."""
-        M, B, k = eps.shape
-        objective, dlog_p = self._forward(x, eps, cond)
+        Returns grads[name] shaped like params[name]; nothing accumulates between calls.
+        """
+        M, B, _ = dlog_px.shape
+        k = self.latent_dim
         # d loss / d out = d loss / d log p(x|z) (from the objective) * the likelihood's closed
         # form: 1/(M B) for the ELBO, the importance weights -w~/B for the IWAE.
-        dout = dlog_p.reshape(M * B, self.n_outputs)
+        dout = dlog_px.reshape(M * B, self.n_outputs)
         scale = objective.dlog_px
         dout *= scale if np.ndim(scale) == 0 else scale.reshape(M * B, 1)
         dz = self.decoder.backward(dout)
-        if cond is not None:
+        if batch.onehot is not None:
             dz = dz[:, :k]  # the labels are data: their gradient is not needed
         dz = dz.reshape(M, B, k)
         if objective.dz is not None:  # log p(z) in the sampled KL and the IWAE
@@ -202,27 +264,70 @@ class VAE:
         self.encoder.backward(dh, need_input_grad=False)
         grads = {f"encoder.{n}": g for n, g in self.encoder.grads.items()}
         grads.update({f"decoder.{n}": g for n, g in self.decoder.grads.items()})
-        if likelihood_params(self.likelihood):
+        if self.likelihood.params:
             own = self.likelihood.backward_params(objective.dlog_px)
             grads.update({f"likelihood.{n}": g for n, g in own.items()})
-        return objective.parts, grads
+        return grads
 
-    def _log_weights(
-        self, x: np.ndarray, eps: np.ndarray, cond: np.ndarray | None = None
-    ) -> np.ndarray:
-        """log w = log p(x|z) + log p(z) - log q(z|x) (M, B) for checked x, eps (§9.1)."""
-        h, z, out = self._run(x, eps, cond)
-        return log_importance_weights(self.likelihood.log_prob(x, out), z, eps, h, self.posterior)
+    def gradients(self, batch: Batch, eps: np.ndarray) -> tuple[LossParts, dict[str, np.ndarray]]:
+        """One forward-backward of the configured objective on a prepared batch and checked
+        eps (M, B, k): the loss (with the current beta) and every parameter's gradient."""
+        return self.objective.loss_and_grads(self, batch, eps)
+
+    def log_weights(self, batch: Batch, eps: np.ndarray) -> np.ndarray:
+        """log w = log p(x|z) + log p(z) - log q(z|x) (M, B) for a prepared batch (§9.1)."""
+        run = self.forward(batch, eps)
+        log_px = self.likelihood.log_prob(batch.x, run.out)
+        return log_importance_weights(log_px, run.z, eps, run.h, self.posterior)
+
+    # ----------------------------------------------------------------- the objective
+    def loss(
+        self, x: np.ndarray, eps: np.ndarray | None = None, c: np.ndarray | None = None
+    ) -> LossParts:
+        """The loss of x (B, d) with noise eps (M, B, k) (labels c (B,) if conditional)."""
+        batch = self.prepare(x, c)
+        return self.objective.loss(self, batch, self.noise(eps, len(batch)), self.beta)
+
+    def loss_and_grads(
+        self, x: np.ndarray, eps: np.ndarray | None = None, c: np.ndarray | None = None
+    ) -> tuple[LossParts, dict[str, np.ndarray]]:
+        """The loss of x and its gradient with respect to every parameter.
+
+        x (B, d); eps (M, B, k), or (B, k) for M = 1, or None to draw M = `n_samples` from the
+        model's generator; c (B,) integer labels in [0, n_classes) for a conditional model.
+        Returns (LossParts, grads) with grads[name] shaped like params[name]. The same eps
+        serves the forward and the backward.
+        """
+        batch = self.prepare(x, c)
+        return self.gradients(batch, self.noise(eps, len(batch)))
 
     def log_likelihood(
         self, x: np.ndarray, n_samples: int = 5000, *, c: np.ndarray | None = None, **chunks
     ) -> np.ndarray:
         """Importance-sampling estimates of log p(x) (N,) with n_samples draws per point.
 
-        See numpyvae.iwae.log_likelihood (derivations.md §9.5) for `chunk_size` and
-        `batch_size`, which bound the memory.
+        See numpyvae.objectives.iwae.log_likelihood (derivations.md §9.5) for `chunk_size`
+        and `batch_size`, which bound the memory.
         """
         return log_likelihood(self, x, n_samples, c=c, **chunks)
+
+    def evaluate(
+        self, x: np.ndarray, batch_size: int = 1000, c: np.ndarray | None = None, *, name: str = "x"
+    ) -> LossParts:
+        """The model's bound on a whole data set x (N, d), in batches, with beta = 1.
+
+        The negative ELBO (or -L_K for the IWAE objective) with fresh noise per point; the KL
+        weight of training is left out, so the figure is a bound on -log p(x) (§9.4). `name`
+        is how errors call x.
+        """
+        data = self.prepare(x, c, name=name)
+        batch_size = check_positive_int("batch_size", batch_size)
+        totals = np.zeros(3)
+        for start in range(0, len(data), batch_size):
+            batch = data.rows(slice(start, start + batch_size))
+            parts = self.objective.loss(self, batch, self.noise(None, len(batch)), 1.0)
+            totals += len(batch) * np.array([parts.loss, parts.reconstruction, parts.kl])
+        return LossParts(*(totals / len(data)).tolist())
 
     # ----------------------------------------------------------------- inference
     def encode(
@@ -239,12 +344,11 @@ class VAE:
         c (B,): the labels, for a conditional model.
         """
         check_choice("method", method, EMBEDDING_METHODS)
-        x = self._check_x(x)
-        cond = self._check_c(c, x.shape[0])
-        h = self.encoder.forward(x if cond is None else np.concatenate([x, cond], axis=1))
+        batch = self.prepare(x, c)
+        h = self.encoder.forward(with_labels(batch.x, batch.onehot))
         if method == "mean":
             return self.posterior.mean(h).copy()
-        return self.posterior.sample(h, self._check_eps(eps, x.shape[0], single=True))[0]
+        return self.posterior.sample(h, self.noise(eps, len(batch), single=True))[0]
 
     def decode(
         self, z: np.ndarray, method: str = "mean", c: np.ndarray | int | None = None
@@ -259,8 +363,7 @@ class VAE:
         z = check_batch("z", z, self.latent_dim, self.dtype)
         if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
             c = np.full(z.shape[0], c)
-        cond = self._check_c(c, z.shape[0])
-        out = self.decoder.forward(z if cond is None else np.concatenate([z, cond], axis=1))
+        out = self.decoder.forward(with_labels(z, self._one_hot(c, z.shape[0])))
         if method == "mean":
             return self.likelihood.mean(out)
         return self.likelihood.sample(out, self.rng)
@@ -282,33 +385,8 @@ class VAE:
         """Decoder means (B, d) at the embeddings of x (B, d) by `method` ("mean" or "sample")."""
         return self.decode(self.encode(x, method, c=c), "mean", c)
 
-    def evaluate(
-        self, x: np.ndarray, batch_size: int = 1000, c: np.ndarray | None = None
-    ) -> LossParts:
-        """The model's bound on a whole data set x (N, d), in batches, with beta = 1.
-
-        The negative ELBO (or -L_K for the IWAE objective) with fresh noise per point; the KL
-        weight of training is left out, so the figure is a bound on -log p(x) (§9.4).
-        """
-        x = self._check_x(x)
-        cond = self._check_c(c, x.shape[0])
-        batch_size = check_positive_int("batch_size", batch_size)
-        totals = np.zeros(3)
-        for start in range(0, x.shape[0], batch_size):
-            xb = x[start : start + batch_size]
-            cb = None if cond is None else cond[start : start + batch_size]
-            eps = self.posterior.draw_eps(self.rng, self.n_samples, xb.shape[0], self.dtype)
-            parts = self._forward(xb, eps, cb, beta=1.0)[0].parts
-            totals += xb.shape[0] * np.array([parts.loss, parts.reconstruction, parts.kl])
-        return LossParts(*(totals / x.shape[0]).tolist())
-
     # ----------------------------------------------------------------- checks
-    def _check_x(self, x: np.ndarray) -> np.ndarray:
-        x = check_batch("x", x, self.data_dim, self.dtype)
-        self.likelihood.check_targets("x", x)
-        return x
-
-    def _check_c(self, c: np.ndarray | None, batch: int) -> np.ndarray | None:
+    def _one_hot(self, c: np.ndarray | None, batch: int, data_name: str = "x") -> np.ndarray | None:
         """One-hot labels (B, n_classes) in the model's dtype from labels c (B,); None if
         the model is not conditional."""
         if self.n_classes is None:
@@ -325,38 +403,19 @@ class VAE:
         if not isinstance(c, np.ndarray) or c.dtype.kind not in "iu":
             raise TypeError(f"c must be an integer NumPy array of shape ({batch},), got {c!r:.80}")
         if c.shape != (batch,):
-            raise ValueError(f"c must have shape ({batch},), got {c.shape}")
+            raise ValueError(f"c must have shape ({batch},) like {data_name}, got {c.shape}")
         if c.min() < 0 or c.max() >= self.n_classes:
             raise ValueError(
                 f"c must lie in [0, {self.n_classes - 1}], got values in [{c.min()}, {c.max()}]"
             )
         return np.eye(self.n_classes, dtype=self.dtype)[c]
 
-    def _check_eps(self, eps: np.ndarray | None, batch: int, single: bool = False) -> np.ndarray:
-        """eps as (M, B, k) in the model's dtype; drawn from `self.rng` when None."""
-        k = self.latent_dim
-        if eps is None:
-            return self.posterior.draw_eps(
-                self.rng, 1 if single else self.n_samples, batch, self.dtype
-            )
-        if not isinstance(eps, np.ndarray) or eps.dtype.kind != "f":
-            raise TypeError(
-                f"eps must be a float NumPy array of shape (M, {batch}, {k}), got {eps!r:.80}"
-            )
-        if eps.ndim == 2:
-            eps = eps[np.newaxis]
-        if eps.ndim != 3 or eps.shape[1:] != (batch, k) or (single and eps.shape[0] != 1):
-            want = f"({batch}, {k})" if single else f"(M, {batch}, {k}) or ({batch}, {k})"
-            raise ValueError(f"eps must have shape {want}, got {eps.shape}")
-        if not np.all(np.isfinite(eps)):
-            raise ValueError("eps contains NaN or infinity")
-        return np.asarray(eps, dtype=self.dtype)
-
     def __repr__(self) -> str:
-        return (
-            f"VAE(data_dim={self.data_dim}, latent_dim={self.latent_dim}, hidden={self.hidden}, "
-            f"likelihood={self.likelihood.name!r}, activation={self.activation!r}, "
-            f"posterior={self.posterior.name!r}, objective={self.objective!r}, "
-            f"kl_estimator={self.kl_estimator!r}, beta={self.beta:g}, n_samples={self.n_samples}, "
-            f"n_classes={self.n_classes}, dtype={self.dtype.name})"
+        always = ("data_dim", "latent_dim", "hidden")
+        shown = ", ".join(
+            f"{name}={getattr(self.config, name)!r}"
+            for name, option in options().items()
+            if name in always or getattr(self.config, name) != option.default
         )
+        beta = f", beta now {self.beta:g}" if self.beta != self.config.beta else ""
+        return f"VAE({shown}{beta})"

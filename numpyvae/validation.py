@@ -10,6 +10,10 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class ConfigError(ValueError):
+    """A model option, or a combination of options, that the model cannot be built with."""
+
+
 def check_dtype(name: str, dtype: Any) -> np.dtype:
     """Return `dtype` as a NumPy dtype if it is float32 or float64, else raise TypeError."""
     try:
@@ -28,6 +32,25 @@ def check_positive_int(name: str, value: Any) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
     return int(value)
+
+
+def check_non_negative_int(name: str, value: Any) -> int:
+    """Return `value` if it is an integer >= 0; else ValueError (TypeError for non-integers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= 0, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+    return int(value)
+
+
+def check_non_negative_float(name: str, value: Any) -> float:
+    """Return `value` as a float if it is finite and >= 0; else ValueError (TypeError for
+    non-numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return float(value)
 
 
 def check_positive_float(name: str, value: Any) -> float:

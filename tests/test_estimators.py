@@ -5,7 +5,7 @@ import pytest
 
 from numpyvae import VAE
 from numpyvae.gradcheck import check_gradient, check_model
-from numpyvae.iwae import iwae_bound
+from numpyvae.objectives.iwae import iwae_bound
 from numpyvae.objectives import elbo_analytic_kl, elbo_sampled_kl, log_posterior, log_prior
 from numpyvae.posteriors import POSTERIORS
 

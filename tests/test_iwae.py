@@ -5,7 +5,7 @@ import pytest
 
 from numpyvae import VAE
 from numpyvae.gradcheck import check_model
-from numpyvae.iwae import log_likelihood, log_sum_exp
+from numpyvae.objectives.iwae import log_likelihood, log_sum_exp
 from numpyvae.objectives import log_prior
 
 ARCHITECTURES = [
@@ -64,7 +64,7 @@ def test_bound_grows_with_the_number_of_samples():
     means, errors = [], []
     for K in (1, 5, 50):
         bounds = [
-            log_sum_exp(model._log_weights(x, rng.standard_normal((K, 10, 2))), 0).mean()
+            log_sum_exp(model.log_weights(model.prepare(x), rng.standard_normal((K, 10, 2))), 0).mean()
             - np.log(K)
             for _ in range(300)
         ]
@@ -107,7 +107,8 @@ def test_log_likelihood_agrees_with_numerical_integration(latent_dim, n_grid):
     assert np.max(np.abs(exact - quadrature_log_px(model, x, 2 * n_grid - 1))) < 1e-9
     K = 5000
     estimate = log_likelihood(model, x, K, chunk_size=K, rng=np.random.default_rng(1))
-    log_w = model._log_weights(x, np.random.default_rng(1).standard_normal((K, 4, latent_dim)))
+    eps = np.random.default_rng(1).standard_normal((K, 4, latent_dim))
+    log_w = model.log_weights(model.prepare(x), eps)
     w = np.exp(log_w - log_w.max(axis=0))
     standard_error = w.std(axis=0) / (np.sqrt(K) * w.mean(axis=0))
     assert np.all(standard_error < 0.05)

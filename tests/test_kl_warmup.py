@@ -66,13 +66,13 @@ def test_trainer_sets_beta_before_every_step():
     x = binary_batch(16)
     model = VAE(8, 3, (7,))
     seen = []
-    step = model._loss_and_grads
+    step = model.gradients
 
     def spy(*args):
         seen.append(model.beta)
         return step(*args)
 
-    model._loss_and_grads = spy
+    model.gradients = spy
     trainer = Trainer(model, SGD(model.params, lr=0.01), batch_size=4, kl_warmup_steps=5)
     trainer.fit(x, epochs=2)
     np.testing.assert_allclose(seen, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0], rtol=1e-15)

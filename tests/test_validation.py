@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.iwae import log_likelihood
+from numpyvae.objectives.iwae import log_likelihood
 from numpyvae.optim import SGD, Adam
 from numpyvae.train import Trainer
 

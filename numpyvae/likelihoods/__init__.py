@@ -1,41 +1,26 @@
 """Decoder likelihoods p_theta(x|z): how the decoder's output scores the data.
 
-A likelihood may have parameters of its own (`params`, `grads`, `backward_params`) and may
-ask the decoder for more than d outputs per z (`n_outputs(d)`); the helpers below give the
-answers for the likelihoods that have neither (Bernoulli, Gaussian).
+numpyvae.likelihoods.base.Likelihood is the contract (and the checklist for a new one);
+LIKELIHOODS is the registry that `VAEConfig.likelihood` chooses from.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from numpyvae.likelihoods.base import Likelihood
 from numpyvae.likelihoods.bernoulli import Bernoulli
 from numpyvae.likelihoods.gaussian import Gaussian
 from numpyvae.likelihoods.gaussian_learned import GaussianPixelVariance, GaussianSharedVariance
 
-LIKELIHOODS = {
-    "bernoulli": Bernoulli,
-    "gaussian": Gaussian,
-    "gaussian_shared_var": GaussianSharedVariance,
-    "gaussian_pixel_var": GaussianPixelVariance,
+LIKELIHOODS: dict[str, type[Likelihood]] = {
+    cls.name: cls for cls in (Bernoulli, Gaussian, GaussianSharedVariance, GaussianPixelVariance)
 }
 
 
-def make_likelihood(name: str, dtype: np.dtype):
-    """The likelihood registered as `name`; one with parameters gets them in `dtype`."""
-    cls = LIKELIHOODS[name]
-    return cls(dtype=dtype) if hasattr(cls, "backward_params") else cls()
-
-
-def likelihood_params(likelihood) -> dict[str, np.ndarray]:
-    """The likelihood's own parameters (live arrays, by name); {} for most."""
-    return getattr(likelihood, "params", {})
-
-
-def output_width(likelihood, data_dim: int) -> int:
-    """How many numbers the decoder outputs per z: d, or what the likelihood asks for."""
-    n_outputs = getattr(likelihood, "n_outputs", None)
-    return data_dim if n_outputs is None else n_outputs(data_dim)
+def make_likelihood(name: str, dtype: np.dtype) -> Likelihood:
+    """The likelihood registered as `name`, its parameters (if any) in `dtype`."""
+    return LIKELIHOODS[name](dtype=dtype)
 
 
 __all__ = [
@@ -44,7 +29,6 @@ __all__ = [
     "Gaussian",
     "GaussianPixelVariance",
     "GaussianSharedVariance",
-    "likelihood_params",
+    "Likelihood",
     "make_likelihood",
-    "output_width",
 ]

@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from numpyvae.layers.activations import sigmoid
+from numpyvae.likelihoods.base import Likelihood
 
 
 @functools.cache
@@ -20,7 +21,7 @@ def flush_limit(dtype: np.dtype) -> float:
     return 0.8 * -float(np.log(np.finfo(dtype).tiny))
 
 
-class Bernoulli:
+class Bernoulli(Likelihood):
     """log p(x|z) from the decoder's logits l = f_theta(z) (derivations.md §5.3).
 
     Shapes: x (B, d) targets in [0, 1]; out (M, B, d) logits, one slice per sample z_j.
@@ -28,16 +29,11 @@ class Bernoulli:
 
     name = "bernoulli"
 
-    def log_prob(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """sum_i [x_i l_i - softplus(l_i)]: (B, d), (M, B, d) -> (M, B).
+    def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log p(x|z) = sum_i [x_i l_i - softplus(l_i)] (M, B) and its gradient
+        d log p / dl = x - sigmoid(l) (M, B, d), from x (B, d) and logits out (M, B, d).
 
         softplus(l) = max(l, 0) + log1p(exp(-|l|)) never overflows, unlike log(sigmoid(l)).
-        """
-        return self.log_prob_and_grad(x, out)[0]
-
-    def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """log p(x|z) (M, B) and its gradient d log p / dl = x - sigmoid(l) (M, B, d).
-
         Both come from one exp(-|l|), so the hot path evaluates no exponential twice.
         """
         e = np.abs(out)
@@ -79,6 +75,3 @@ class Bernoulli:
                 f"{name} must lie in [0, 1] for the Bernoulli likelihood, got values in "
                 f"[{lo:g}, {hi:g}]{hint}"
             )
-
-    def __repr__(self) -> str:
-        return "Bernoulli()"

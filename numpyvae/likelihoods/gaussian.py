@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-LOG_2PI = float(np.log(2.0 * np.pi))
+from numpyvae.constants import LOG_2PI
+from numpyvae.likelihoods.base import Likelihood
 
 
-class Gaussian:
+class Gaussian(Likelihood):
     """log p(x|z) = -d/2 log 2pi - 1/2 ||x - x_hat||^2 (derivations.md §5.1).
 
     Shapes: x (B, d); out (M, B, d) is the decoder mean x_hat, one slice per sample z_j.
@@ -15,12 +16,9 @@ class Gaussian:
 
     name = "gaussian"
 
-    def log_prob(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """(B, d), (M, B, d) -> (M, B), including the constant -d/2 log 2pi."""
-        return self.log_prob_and_grad(x, out)[0]
-
     def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """log p(x|z) (M, B) and its gradient d log p / d x_hat = x - x_hat (M, B, d)."""
+        """log p(x|z) (M, B), including the constant -d/2 log 2pi, and its gradient
+        d log p / d x_hat = x - x_hat (M, B, d), from x (B, d) and x_hat = out (M, B, d)."""
         residual = x - out
         d = x.shape[-1]
         log_p = -0.5 * (d * LOG_2PI + np.sum(residual * residual, axis=-1))
@@ -33,9 +31,3 @@ class Gaussian:
     def sample(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """x ~ N(x_hat, I): generation method B (derivations.md §8.1)."""
         return out + rng.standard_normal(out.shape, dtype=out.dtype)
-
-    def check_targets(self, name: str, x: np.ndarray) -> None:
-        """Any finite real x is a valid Gaussian target."""
-
-    def __repr__(self) -> str:
-        return "Gaussian()"

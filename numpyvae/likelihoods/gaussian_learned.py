@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpyvae.validation import check_dtype
-
-LOG_2PI = float(np.log(2.0 * np.pi))
+from numpyvae.constants import LOG_2PI
+from numpyvae.likelihoods.base import Likelihood
 
 
 def gaussian_log_prob_and_grads(
@@ -39,7 +38,7 @@ def gaussian_log_prob_and_grads(
     return log_p, dmean, scaled_square
 
 
-class GaussianSharedVariance:
+class GaussianSharedVariance(Likelihood):
     """log p(x|z) = -d/2 (log 2pi + v) - ||x - x_hat||^2 / (2 exp(v)), v learned (§5.2).
 
     Shapes: x (B, d); out (M, B, d) is the decoder mean x_hat. params["logvar"] (1,) is v.
@@ -48,16 +47,9 @@ class GaussianSharedVariance:
     name = "gaussian_shared_var"
 
     def __init__(self, *, dtype: np.dtype | type = np.float64, logvar: float = 0.0) -> None:
-        self.params = {"logvar": np.full(1, logvar, dtype=check_dtype("dtype", dtype))}
-        self.grads = {"logvar": np.zeros_like(self.params["logvar"])}
-
-    def n_outputs(self, data_dim: int) -> int:
-        """The decoder's output width: d means."""
-        return data_dim
-
-    def log_prob(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """(B, d), (M, B, d) -> (M, B), including the constant -d/2 log 2pi."""
-        return self.log_prob_and_grad(x, out)[0]
+        super().__init__(dtype=dtype)
+        self.params["logvar"] = np.full(1, logvar, dtype=self.dtype)
+        self.grads["logvar"] = np.zeros_like(self.params["logvar"])
 
     def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log p(x|z) (M, B) and d log p / d x_hat = (x - x_hat) / exp(v) (M, B, d) (§5.2).
@@ -88,14 +80,11 @@ class GaussianSharedVariance:
         noise = rng.standard_normal(out.shape, dtype=out.dtype)
         return out + np.exp(0.5 * self.params["logvar"][0]) * noise
 
-    def check_targets(self, name: str, x: np.ndarray) -> None:
-        """Any finite real x is a valid Gaussian target."""
-
     def __repr__(self) -> str:
         return f"GaussianSharedVariance(logvar={float(self.params['logvar'][0]):.4g})"
 
 
-class GaussianPixelVariance:
+class GaussianPixelVariance(Likelihood):
     """log p(x|z) = -1/2 sum_i (log 2pi + v_i + (x_i - x_hat_i)^2 / exp(v_i)) (§5.2).
 
     Shapes: x (B, d); out (M, B, 2d) = [x_hat | v], both predicted by the decoder.
@@ -103,18 +92,9 @@ class GaussianPixelVariance:
 
     name = "gaussian_pixel_var"
 
-    def __init__(self, *, dtype: np.dtype | type = np.float64) -> None:
-        check_dtype("dtype", dtype)
-        self.params: dict[str, np.ndarray] = {}  # the variances come from the decoder
-        self.grads: dict[str, np.ndarray] = {}
-
     def n_outputs(self, data_dim: int) -> int:
         """The decoder's output width: d means and d log-variances."""
         return 2 * data_dim
-
-    def log_prob(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """(B, d), (M, B, 2d) -> (M, B), including the constant -d/2 log 2pi."""
-        return self.log_prob_and_grad(x, out)[0]
 
     def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log p(x|z) (M, B) and d log p / d out (M, B, 2d) = [(x - x_hat) / s^2 | (r^2/s^2 - 1)/2].
@@ -125,10 +105,6 @@ class GaussianPixelVariance:
         log_p, dmean, dlogvar = gaussian_log_prob_and_grads(x, out[..., :d], out[..., d:])
         return log_p, np.concatenate([dmean, dlogvar], axis=-1)
 
-    def backward_params(self, dlog_p: float | np.ndarray) -> dict[str, np.ndarray]:
-        """No parameters of its own: returns the empty `grads`."""
-        return self.grads
-
     def mean(self, out: np.ndarray) -> np.ndarray:
         """E[x|z] = x_hat (..., d) from out (..., 2d): generation method A (§8.1)."""
         return out[..., : out.shape[-1] // 2]
@@ -138,9 +114,3 @@ class GaussianPixelVariance:
         d = out.shape[-1] // 2
         noise = rng.standard_normal(out[..., :d].shape, dtype=out.dtype)
         return out[..., :d] + np.exp(0.5 * out[..., d:]) * noise
-
-    def check_targets(self, name: str, x: np.ndarray) -> None:
-        """Any finite real x is a valid Gaussian target."""
-
-    def __repr__(self) -> str:
-        return "GaussianPixelVariance()"

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpyvae.validation import check_positive_int
+from numpyvae.constants import LOG_2PI
+from numpyvae.posteriors.base import Posterior
 
-LOG_2PI = float(np.log(2.0 * np.pi))
 LOGVAR_LIMIT = 30.0  # sigma in [3e-7, 3.3e6]; exp(30) = 1.1e13 is far from float32's 3.4e38
 
 
-class DiagonalGaussian:
+class DiagonalGaussian(Posterior):
     """q_phi(z|x) = N(mu, diag(exp(logvar))) for a latent z in R^k.
 
     Shapes: h (B, 2k) = [mu | logvar]; eps (M, B, k); z (M, B, k).
     """
 
     name = "diagonal"
-
-    def __init__(self, latent_dim: int) -> None:
-        self.latent_dim = check_positive_int("latent_dim", latent_dim)
 
     @property
     def n_params(self) -> int:
@@ -111,10 +108,3 @@ class DiagonalGaussian:
         mu, logvar = self.split(h)
         u = (z - mu) * np.exp(-0.5 * logvar)
         return -0.5 * (self.latent_dim * LOG_2PI + np.sum(logvar + u * u, axis=-1))
-
-    def draw_eps(self, rng: np.random.Generator, n_samples: int, batch: int, dtype) -> np.ndarray:
-        """eps ~ N(0, I) of shape (n_samples, batch, k) in `dtype`."""
-        return rng.standard_normal((n_samples, batch, self.latent_dim), dtype=dtype)
-
-    def __repr__(self) -> str:
-        return f"DiagonalGaussian(latent_dim={self.latent_dim})"

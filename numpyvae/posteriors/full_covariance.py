@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpyvae.posteriors.diagonal_gaussian import DiagonalGaussian
-from numpyvae.validation import check_positive_int
-
-LOG_2PI = float(np.log(2.0 * np.pi))
+from numpyvae.constants import LOG_2PI
+from numpyvae.posteriors.base import Posterior
 
 
-class FullCovarianceGaussian:
+class FullCovarianceGaussian(Posterior):
     """q_phi(z|x) = N(mu, L L^T) for a latent z in R^k (derivations.md §4.4).
 
     Shapes: h (B, k + k(k+1)/2) = [mu | raw lower triangle]; L (B, k, k); eps (M, B, k);
@@ -27,7 +25,8 @@ class FullCovarianceGaussian:
     name = "full"
 
     def __init__(self, latent_dim: int) -> None:
-        k = self.latent_dim = check_positive_int("latent_dim", latent_dim)
+        super().__init__(latent_dim)
+        k = self.latent_dim
         self._rows, self._cols = np.tril_indices(k)
         # Positions, within raw, of the diagonal entries L_ii (i = 0..k-1).
         self._diag = np.flatnonzero(self._rows == self._cols)
@@ -126,9 +125,3 @@ class FullCovarianceGaussian:
         u = np.linalg.solve(L, (z - mu).transpose(1, 2, 0))
         quad = np.sum(u * u, axis=1).T  # (M, B)
         return -0.5 * (self.latent_dim * LOG_2PI + quad) - self.log_det(h)
-
-    # The noise is the diagonal posterior's, eps ~ N(0, I) of shape (n_samples, batch, k).
-    draw_eps = DiagonalGaussian.draw_eps
-
-    def __repr__(self) -> str:
-        return f"FullCovarianceGaussian(latent_dim={self.latent_dim})"

@@ -1,6 +1,6 @@
-"""The training objectives: the ELBO by estimator B (analytic KL) or A (sampled KL).
+"""The ELBO, by estimator B (analytic KL, the default) or A (sampled KL) (derivations.md §7.2).
 
-Every objective sees the same quantities of one forward pass,
+A pathwise objective (numpyvae.objectives.base) sees the same quantities of one forward pass,
 
     log_px (M, B)   log p_theta(x_i | z_ij), one per noise draw j and data point i,
     z, eps (M, B, k)  z_ij = g(h_i, eps_ij), the reparameterized samples (derivations.md §3.4),
@@ -9,7 +9,7 @@ Every objective sees the same quantities of one forward pass,
 and returns an `ObjectiveGrad`: the loss (LossParts) and its partial derivatives with respect
 to log_px, to z (the paths that do not go through the decoder) and to h (the paths that do
 not go through z). The VAE carries these back through the decoder, the reparameterization and
-the encoder; the importance-weighted bound (numpyvae.iwae) keeps the same contract.
+the encoder; the importance-weighted bound (numpyvae.objectives.iwae) keeps the same contract.
 
 A posterior written as z = mu + A eps (A = diag(sigma) or a Cholesky factor L) has, by the
 change of variables (derivations.md §7.1),
@@ -22,59 +22,32 @@ parameters is -d log|det A| / dh, and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-LOG_2PI = float(np.log(2.0 * np.pi))
+from numpyvae.objectives.base import (
+    LossParts,
+    ObjectiveGrad,
+    PathwiseObjective,
+    log_posterior,
+    log_prior,
+)
+
+if TYPE_CHECKING:
+    from numpyvae.config import VAEConfig
+    from numpyvae.posteriors.base import Posterior
+
 KL_ESTIMATORS = ("analytic", "sampled")  # AEVB's estimators B and A (derivations.md §7.2)
 
 
-@dataclass(frozen=True)
-class LossParts:
-    """The loss of a batch and its two terms, each averaged over the batch (nats).
-
-    For the ELBO, loss = reconstruction + beta * kl (beta = 1 unless a KL weight is set,
-    derivations.md §9.4). For the importance-weighted bound, `reconstruction` is the mean of
-    -log p(x|z) over the K samples and `kl` is the rest, loss - reconstruction.
-    """
-
-    loss: float
-    reconstruction: float
-    kl: float
-
-
-@dataclass(frozen=True)
-class ObjectiveGrad:
-    """A loss and its partial derivatives at the joints of the model.
-
-    dlog_px: dloss / d log p(x | z_ij), a float (the same for all ij) or an array (M, B).
-    dz: dloss / dz_ij along the paths that skip the decoder, (M, B, k), or None.
-    dh: dloss / dh along the paths that skip z, (B, P).
-    """
-
-    parts: LossParts
-    dlog_px: float | np.ndarray
-    dz: np.ndarray | None
-    dh: np.ndarray
-
-
-def log_prior(z: np.ndarray) -> np.ndarray:
-    """log N(z; 0, I) = -k/2 log 2pi - 1/2 ||z||^2: z (..., k) -> (...) (derivations.md §7.1)."""
-    k = z.shape[-1]
-    return -0.5 * (k * LOG_2PI + np.sum(z * z, axis=-1))
-
-
-def log_posterior(posterior, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """log q(z | x) at z = g(h, eps), as log N(eps; 0, I) - log|det dz/deps| (derivations.md §7.1).
-
-    h (B, P), eps (M, B, k) -> (M, B). No solve is needed: the eps that made z is known.
-    """
-    return log_prior(eps) - posterior.log_det(h)
-
-
 def elbo_analytic_kl(
-    log_px: np.ndarray, z: np.ndarray, eps: np.ndarray, h: np.ndarray, posterior, beta: float
+    log_px: np.ndarray,
+    z: np.ndarray,
+    eps: np.ndarray,
+    h: np.ndarray,
+    posterior: Posterior,
+    beta: float,
 ) -> ObjectiveGrad:
     """Estimator B: loss = (1/B) sum_i [-(1/M) sum_j log p(x_i|z_ij) + beta KL(q_i || N(0, I))].
 
@@ -89,7 +62,12 @@ def elbo_analytic_kl(
 
 
 def elbo_sampled_kl(
-    log_px: np.ndarray, z: np.ndarray, eps: np.ndarray, h: np.ndarray, posterior, beta: float
+    log_px: np.ndarray,
+    z: np.ndarray,
+    eps: np.ndarray,
+    h: np.ndarray,
+    posterior: Posterior,
+    beta: float,
 ) -> ObjectiveGrad:
     """Estimator A: the KL replaced by its one-sample estimate log q(z_ij|x_i) - log p(z_ij).
 
@@ -107,3 +85,34 @@ def elbo_sampled_kl(
     dz = z * (beta / (M * B))
     dh = posterior.log_det_grad(h) * (-beta / B)
     return ObjectiveGrad(parts, -1.0 / (M * B), dz, dh)
+
+
+class ELBO(PathwiseObjective):
+    """The negative ELBO of the package's loss convention (derivations.md §2.4), its KL term
+    in closed form (`kl_estimator="analytic"`) or by one sample per z (`"sampled"`) (§7.2)."""
+
+    name = "elbo"
+
+    def __init__(self, kl_estimator: str = "analytic") -> None:
+        self.kl_estimator = kl_estimator
+        self._estimate = elbo_sampled_kl if kl_estimator == "sampled" else elbo_analytic_kl
+
+    @classmethod
+    def from_config(cls, config: VAEConfig) -> ELBO:
+        """The ELBO with the configuration's KL estimator."""
+        return cls(config.kl_estimator)
+
+    def estimate(
+        self,
+        log_px: np.ndarray,
+        z: np.ndarray,
+        eps: np.ndarray,
+        h: np.ndarray,
+        posterior: Posterior,
+        beta: float,
+    ) -> ObjectiveGrad:
+        """`elbo_analytic_kl` or `elbo_sampled_kl`, by the KL estimator."""
+        return self._estimate(log_px, z, eps, h, posterior, beta)
+
+    def __repr__(self) -> str:
+        return f"ELBO(kl_estimator={self.kl_estimator!r})"

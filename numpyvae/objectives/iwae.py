@@ -13,10 +13,23 @@ the w_j themselves under- or overflow for any real image.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from numpyvae.objectives import LossParts, ObjectiveGrad, log_posterior, log_prior
-from numpyvae.validation import check_positive_int
+from numpyvae.objectives.base import (
+    LossParts,
+    ObjectiveGrad,
+    PathwiseObjective,
+    log_posterior,
+    log_prior,
+)
+from numpyvae.validation import ConfigError, check_positive_int
+
+if TYPE_CHECKING:
+    from numpyvae.config import VAEConfig
+    from numpyvae.posteriors.base import Posterior
+    from numpyvae.vae import VAE
 
 
 def log_importance_weights(
@@ -24,7 +37,7 @@ def log_importance_weights(
     z: np.ndarray,
     eps: np.ndarray,
     h: np.ndarray,
-    posterior,
+    posterior: Posterior,
     beta: float = 1.0,
 ) -> np.ndarray:
     """log w = log p(x|z) + beta (log p(z) - log q(z|x)): (K, B) (derivations.md §9.1).
@@ -45,7 +58,12 @@ def log_sum_exp(a: np.ndarray, axis: int = 0) -> np.ndarray:
 
 
 def iwae_bound(
-    log_px: np.ndarray, z: np.ndarray, eps: np.ndarray, h: np.ndarray, posterior, beta: float
+    log_px: np.ndarray,
+    z: np.ndarray,
+    eps: np.ndarray,
+    h: np.ndarray,
+    posterior: Posterior,
+    beta: float,
 ) -> ObjectiveGrad:
     """The IWAE objective loss = -(1/B) sum_i L_K(x_i) and its gradient (derivations.md §9.1).
 
@@ -73,8 +91,35 @@ def iwae_bound(
     return ObjectiveGrad(parts, dlog_w, dz, dh)
 
 
+class IWAEBound(PathwiseObjective):
+    """The importance-weighted bound L_K with K = the model's n_samples (derivations.md §9.1)."""
+
+    name = "iwae"
+
+    @classmethod
+    def check_config(cls, config: VAEConfig) -> None:
+        """The bound weighs whole samples: a separate KL estimator has no meaning in it."""
+        if config.kl_estimator != "analytic":
+            raise ConfigError(
+                f"kl_estimator={config.kl_estimator!r} does not apply to objective='iwae' (the "
+                "bound has no separate KL term); leave kl_estimator at 'analytic'"
+            )
+
+    def estimate(
+        self,
+        log_px: np.ndarray,
+        z: np.ndarray,
+        eps: np.ndarray,
+        h: np.ndarray,
+        posterior: Posterior,
+        beta: float,
+    ) -> ObjectiveGrad:
+        """`iwae_bound`: -L_K and its partial derivatives."""
+        return iwae_bound(log_px, z, eps, h, posterior, beta)
+
+
 def log_likelihood(
-    model,
+    model: VAE,
     x: np.ndarray,
     n_samples: int = 5000,
     *,
@@ -97,18 +142,16 @@ def log_likelihood(
     n_samples = check_positive_int("n_samples", n_samples)
     chunk_size = check_positive_int("chunk_size", chunk_size)
     batch_size = check_positive_int("batch_size", batch_size)
-    x = model._check_x(x)
-    cond = model._check_c(c, x.shape[0])
+    data = model.prepare(x, c)
     rng = model.rng if rng is None else rng
-    result = np.empty(x.shape[0])
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start : start + batch_size]
-        cb = None if cond is None else cond[start : start + batch_size]
-        total = np.full(xb.shape[0], -np.inf)
+    result = np.empty(len(data))
+    for start in range(0, len(data), batch_size):
+        batch = data.rows(slice(start, start + batch_size))
+        total = np.full(len(batch), -np.inf)
         for done in range(0, n_samples, chunk_size):
             m = min(chunk_size, n_samples - done)
-            eps = model.posterior.draw_eps(rng, m, xb.shape[0], model.dtype)
-            log_w = model._log_weights(xb, eps, cb).astype(np.float64)
+            eps = model.posterior.draw_eps(rng, m, len(batch), model.dtype)
+            log_w = model.log_weights(batch, eps).astype(np.float64)
             total = np.logaddexp(total, log_sum_exp(log_w, axis=0))
-        result[start : start + xb.shape[0]] = total - np.log(n_samples)
+        result[start : start + len(batch)] = total - np.log(n_samples)
     return result

@@ -1,0 +1,166 @@
+"""`VAEConfig`: the one list of a model's options, their defaults, checks and rules.
+
+Everything that needs the list of options reads it from here: the model is built from a
+`VAEConfig`; its `__repr__`, the checkpoint's architecture record and the command line's
+`train` options (their flags, types, choices, defaults and help) are derived from the fields
+below. Adding an option is one field here (with its `help`) plus the code that implements it.
+
+A field's metadata says how the command line shows it:
+- `help`: the option's help text (the default is appended);
+- `flag`: the option's name where it is not the field's name with dashes;
+- `cli`: False for the fields the command line sets itself (data_dim comes from the data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from numpyvae.layers.activations import ACTIVATIONS
+from numpyvae.layers.dense import INITS
+from numpyvae.likelihoods import LIKELIHOODS
+from numpyvae.objectives import KL_ESTIMATORS, OBJECTIVES
+from numpyvae.posteriors import POSTERIORS
+from numpyvae.validation import (
+    ConfigError,
+    check_choice,
+    check_dtype,
+    check_non_negative_float,
+    check_non_negative_int,
+    check_positive_int,
+)
+
+DTYPES = ("float64", "float32")
+
+
+def _option(default: Any, help: str, **metadata: Any) -> Any:
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """The options of a VAE (derivations.md §2.4 for the loss they define).
+
+    data_dim d and latent_dim k; hidden: the encoder's hidden layer sizes (the decoder mirrors
+    them). The defaults give the plain VAE of the lectures: a diagonal Gaussian posterior, a
+    Bernoulli decoder, the analytic-KL ELBO with one sample of z per point.
+    """
+
+    data_dim: int = field(default=784, metadata={"help": "data dimension d", "cli": False})
+    latent_dim: int = _option(20, "dimension k of z; 2 also draws the latent manifold")
+    hidden: tuple[int, ...] = _option(
+        (400,),
+        "hidden layer sizes of the encoder, comma-separated (the decoder mirrors them), "
+        "e.g. 400 or 512,256",
+    )
+    likelihood: str = _option(
+        "bernoulli", "decoder likelihood p(x|z) (derivations.md §5)", choices=tuple(LIKELIHOODS)
+    )
+    activation: str = _option("relu", "hidden-layer activation", choices=tuple(ACTIVATIONS))
+    posterior: str = _option(
+        "diagonal",
+        "approximate posterior q(z|x): a Gaussian with 'diagonal' covariance, or 'full' "
+        "covariance through a Cholesky factor L (derivations.md §4.4)",
+        choices=tuple(POSTERIORS),
+    )
+    n_samples: int = _option(
+        1,
+        "Monte Carlo samples of z per image in the loss; with --objective iwae, the K of the bound",
+        flag="samples",
+    )
+    seed: int = _option(
+        0,
+        "seed of the initial weights, the shuffling and the noise; the same seed and options "
+        "give the same run, bit for bit",
+    )
+    dtype: str = _option("float64", "floating-point precision; float32 is faster", choices=DTYPES)
+    init: str = _option("uniform", "weight initialisation", choices=INITS)
+    objective: str = _option(
+        "elbo",
+        "what training optimises: 'elbo'; 'iwae', the importance-weighted bound L_K with "
+        "K = --samples (derivations.md §9.1)",
+        choices=tuple(OBJECTIVES),
+    )
+    kl_estimator: str = _option(
+        "analytic",
+        "the ELBO's KL term: 'analytic', in closed form (AEVB's estimator B), or 'sampled', "
+        "log q(z|x) - log p(z) at the samples of z (estimator A) (derivations.md §7.2); "
+        "--objective elbo only",
+        choices=KL_ESTIMATORS,
+    )
+    beta: float = _option(
+        1.0,
+        "weight of the KL term: loss = reconstruction + BETA * KL, 1 being the ELBO; with "
+        "--objective iwae it weights log p(z) - log q(z|x) in each log-weight "
+        "(derivations.md §9.4); test losses always use 1",
+    )
+    n_classes: int | None = _option(
+        None,
+        "a conditional VAE on N class labels c: q(z|x,c) and p(x|z,c), c one-hot "
+        "(derivations.md §9.2)",
+        cli=False,
+    )
+
+    def __post_init__(self) -> None:
+        # Normalise in place (the dataclass is frozen, hence object.__setattr__) so that equal
+        # options compare equal whatever form they were given in: (400,) and [400], np.float32
+        # and "float32".
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)) or not hasattr(hidden, "__iter__"):
+            raise ConfigError(
+                f"hidden must be a sequence of layer sizes such as (400,) or (512, 256), "
+                f"got {hidden!r}"
+            )
+        hidden = tuple(check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
+        object.__setattr__(self, "hidden", hidden)
+        object.__setattr__(self, "dtype", check_dtype("dtype", self.dtype).name)
+        object.__setattr__(self, "data_dim", check_positive_int("data_dim", self.data_dim))
+        object.__setattr__(self, "latent_dim", check_positive_int("latent_dim", self.latent_dim))
+        object.__setattr__(self, "n_samples", check_positive_int("n_samples", self.n_samples))
+        object.__setattr__(self, "seed", check_non_negative_int("seed", self.seed))
+        object.__setattr__(self, "beta", check_non_negative_float("beta", self.beta))
+        if self.n_classes is not None:
+            object.__setattr__(self, "n_classes", check_positive_int("n_classes", self.n_classes))
+        for name in ("likelihood", "activation", "posterior", "init", "objective", "kl_estimator"):
+            check_choice(name, getattr(self, name), options()[name].metadata["choices"])
+        OBJECTIVES[self.objective].check_config(self)
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        """`dtype` as a NumPy dtype."""
+        return np.dtype(self.dtype)
+
+    def replace(self, **changes: Any) -> VAEConfig:
+        """A copy with `changes` applied, checked again."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as a JSON-ready dict (hidden as a list): the checkpoint's record."""
+        return {f.name: list(v) if f.name == "hidden" else v for f, v in self._items()}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> VAEConfig:
+        """The configuration of a record written by `as_dict`; options it lacks (written by
+        an older version) take their defaults. Unknown names are refused."""
+        unknown = sorted(set(record) - set(options()))
+        if unknown:
+            raise ConfigError(
+                f"unknown model option(s) {', '.join(unknown)}; this numpyvae knows "
+                f"{', '.join(options())}"
+            )
+        return cls(**record)
+
+    def _items(self):
+        return ((f, getattr(self, f.name)) for f in dataclasses.fields(self))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={v!r}" for f, v in self._items())
+        return f"VAEConfig({shown})"
+
+
+def options() -> dict[str, dataclasses.Field]:
+    """The fields of VAEConfig by name, in order: each option's default and metadata."""
+    return {f.name: f for f in dataclasses.fields(VAEConfig)}

@@ -1,0 +1,78 @@
+"""What every approximate posterior q_phi(z|x) provides: the checklist for a new one.
+
+A posterior turns the encoder's output h (B, P) into a distribution over z in R^k and draws
+from it by a reparameterization z = g(h, eps), eps (M, B, k) ~ N(0, I). A new one (say a
+normalizing flow) subclasses `Posterior` and provides, each derived in a section of
+derivations.md that its docstring names and checked by finite differences in tests/:
+
+1. `name` (its key in numpyvae.posteriors.POSTERIORS) and `n_params`, the encoder width P;
+2. `sample(h, eps)` -> z (M, B, k), caching what `sample_backward(dz)` -> dh (B, P) needs;
+3. `mean(h)` (B, k), embedding method A (derivations.md §8.2);
+4. `kl(h)` (B,) = KL(q(z|x) || N(0, I)) and `kl_grad(h)` (B, P), for the analytic-KL ELBO;
+5. `log_det(h)` (B,) = log|det dz/deps| and `log_det_grad(h)` (B, P), which the sampled-KL
+   ELBO and the importance-weighted bound need (derivations.md §7.1), and `log_prob(z, h)`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from numpyvae.validation import check_positive_int
+
+
+class Posterior(ABC):
+    """q_phi(z|x) for a latent z in R^k. Shapes: h (B, P); eps, z (M, B, k)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, latent_dim: int) -> None:
+        self.latent_dim = check_positive_int("latent_dim", latent_dim)
+
+    @property
+    @abstractmethod
+    def n_params(self) -> int:
+        """P, the width of the encoder output that parameterizes q."""
+
+    @abstractmethod
+    def mean(self, h: np.ndarray) -> np.ndarray:
+        """The posterior mean (B, k): embedding method A (derivations.md §8.2)."""
+
+    @abstractmethod
+    def sample(self, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """z = g(h, eps) (M, B, k); caches what `sample_backward` needs."""
+
+    @abstractmethod
+    def sample_backward(self, dz: np.ndarray) -> np.ndarray:
+        """dL/dz (M, B, k) -> dL/dh (B, P) through the last `sample`."""
+
+    @abstractmethod
+    def kl(self, h: np.ndarray) -> np.ndarray:
+        """KL(q(z|x) || N(0, I)) (B,), summed over the k latent dimensions."""
+
+    @abstractmethod
+    def kl_grad(self, h: np.ndarray) -> np.ndarray:
+        """dKL/dh (B, P)."""
+
+    @abstractmethod
+    def log_det(self, h: np.ndarray) -> np.ndarray:
+        """log|det dz/deps| (B,), the change of variables of derivations.md §7.1."""
+
+    @abstractmethod
+    def log_det_grad(self, h: np.ndarray) -> np.ndarray:
+        """d log|det dz/deps| / dh (B, P)."""
+
+    @abstractmethod
+    def log_prob(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """log q(z|x): z (M, B, k), h (B, P) -> (M, B) (derivations.md §7.1)."""
+
+    def draw_eps(
+        self, rng: np.random.Generator, n_samples: int, batch: int, dtype: np.dtype
+    ) -> np.ndarray:
+        """eps ~ N(0, I) of shape (n_samples, batch, k) in `dtype`."""
+        return rng.standard_normal((n_samples, batch, self.latent_dim), dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(latent_dim={self.latent_dim})"
