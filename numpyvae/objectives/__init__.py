@@ -14,6 +14,7 @@ from numpyvae.objectives.base import (
     log_prior,
 )
 from numpyvae.objectives.elbo import ELBO, KL_ESTIMATORS, elbo_analytic_kl, elbo_sampled_kl
+from numpyvae.objectives.fisher import FisherObjective, FisherParts
 from numpyvae.objectives.iwae import (
     IWAEBound,
     iwae_bound,
@@ -25,10 +26,13 @@ from numpyvae.objectives.iwae import (
 OBJECTIVES: dict[str, type[Objective]] = {
     ELBO.name: ELBO,
     IWAEBound.name: IWAEBound,
+    FisherObjective.name: FisherObjective,
 }
 
 __all__ = [
     "ELBO",
+    "FisherObjective",
+    "FisherParts",
     "KL_ESTIMATORS",
     "OBJECTIVES",
     "IWAEBound",
