@@ -11,12 +11,14 @@ import pytest
 
 from numpyvae import VAE
 from numpyvae.config import VAEConfig
+from numpyvae.datasets import load_dataset
+from numpyvae.datasets.noisy import NOISE_STD, add_noise, load_noisy_mnist, noisy_transform
 from numpyvae.gradcheck import check_gradient, check_model
 from numpyvae.layers import MLP
 from numpyvae.objectives import OBJECTIVES, FisherObjective, FisherParts
 from numpyvae.objectives.fisher import fisher_loss, fisher_loss_and_grads
 from numpyvae.posteriors.diagonal_gaussian import LOGVAR_LIMIT
-from numpyvae.validation import ConfigError
+from numpyvae.validation import ConfigError, InvalidValueError
 
 # h = 1e-5: the loss is O(1) and its gradients entries down to 1e-3, so the rounding error
 # 1e-16 |L| / h stays near 1e-11 while the truncation h^2 |L'''| stays near 1e-10.
@@ -204,3 +206,31 @@ def test_configurations_it_cannot_train_are_refused(change, words):
         VAEConfig(**settings)
     message = str(info.value)
     assert words in message and "objective='fisher'" in message and "\n" not in message
+
+
+def test_binarized_data_is_refused_in_one_line():
+    model = VAE(6, 2, hidden=(5,), likelihood="gaussian", objective="fisher")
+    x = (np.random.default_rng(0).random((4, 6)) < 0.5).astype(np.float64)
+    for call in (model.loss, model.loss_and_grads):
+        with pytest.raises(InvalidValueError) as info:
+            call(x)
+        assert "continuous" in str(info.value) and "\n" not in str(info.value)
+    x[0, 0] = 0.5  # one grey value: continuous enough to be a density's sample
+    assert np.isfinite(model.loss(x).loss)
+
+
+def test_noisy_mnist_adds_the_documented_noise():
+    data = load_dataset("embedded")
+    noisy = load_noisy_mnist("embedded", seed=3)
+    assert noisy.x_train.shape == data.x_train.shape and noisy.x_train.dtype == np.float64
+    residual = noisy.x_train - data.x_train
+    assert residual.std() == pytest.approx(NOISE_STD, rel=1e-3)
+    assert abs(residual.mean()) < 1e-3
+    np.testing.assert_array_equal(noisy.y_test, data.y_test)
+    again = load_noisy_mnist("embedded", seed=3)
+    np.testing.assert_array_equal(again.x_test, noisy.x_test)  # the test noise is fixed
+    transform = noisy_transform()
+    rng = np.random.default_rng(0)
+    first, second = transform(data.x_test[:5], rng), transform(data.x_test[:5], rng)
+    assert not np.array_equal(first, second)  # fresh noise per minibatch
+    assert add_noise(data.x_test[:2].astype(np.float32), rng).dtype == np.float32

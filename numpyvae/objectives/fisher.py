@@ -40,7 +40,7 @@ import numpy as np
 
 from numpyvae.objectives.base import LossParts, Objective
 from numpyvae.posteriors.diagonal_gaussian import LOGVAR_LIMIT
-from numpyvae.validation import ConfigError
+from numpyvae.validation import ConfigError, InvalidValueError
 
 if TYPE_CHECKING:
     from numpyvae.config import VAEConfig
@@ -268,6 +268,20 @@ def fisher_optimal_variances(W: np.ndarray, A: np.ndarray, s2: float) -> np.ndar
 
 
 # ------------------------------------------------------------------------- the model's objective
+def check_continuous(x: np.ndarray) -> None:
+    """Refuse binary data x (B, d): the x-score needs a density in x (derivations.md §12.3).
+
+    Binarized digits have no density, so the objective would be meaningless: a batch whose
+    values are all 0 or 1 raises InvalidValueError (B x d comparisons, beside 12 products).
+    """
+    if x.size and np.all((x == 0) | (x == 1)):
+        raise InvalidValueError(
+            "objective='fisher' needs continuous data, got values that are all 0 or 1 "
+            "(binarized digits?): use grayscale data with a little noise (--binarize none "
+            "--noise 0.1)"
+        )
+
+
 def likelihood_logvar(likelihood: object) -> float:
     """log s^2 of a Gaussian likelihood: its learned "logvar" parameter, else 0 (unit variance)."""
     params = getattr(likelihood, "params", None) or {}
@@ -320,6 +334,7 @@ class FisherObjective(Objective):
 
     def loss(self, model: VAE, batch: Batch, eps: np.ndarray, beta: float) -> FisherParts:
         """The Fisher loss of `batch` with noise eps (M, B, k); beta is not used (§12.2)."""
+        check_continuous(batch.x)
         logvar = likelihood_logvar(model.likelihood)
         return fisher_loss(model.encoder, model.decoder, batch.x, eps, logvar, score=self.score)
 
@@ -327,6 +342,7 @@ class FisherObjective(Objective):
         self, model: VAE, batch: Batch, eps: np.ndarray
     ) -> tuple[FisherParts, dict[str, np.ndarray]]:
         """The loss and grads[name] for every parameter of the model (derivations.md §12.5)."""
+        check_continuous(batch.x)
         logvar = likelihood_logvar(model.likelihood)
         parts, grads, dlogvar = fisher_loss_and_grads(
             model.encoder,
