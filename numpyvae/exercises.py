@@ -191,7 +191,9 @@ def _judge(exercise, student_fn, args, output_names, loss, inputs, sizes) -> Exe
         except (TypeError, ValueError):
             return fail(f"{name} must be a NumPy array, got {_describe(out)}")
         if out_shape != target.shape:
-            transposed = as_float.ndim == 2 and np.allclose(as_float.T, numeric[name], rtol=1e-5)
+            transposed = as_float.T.shape == target.shape and np.allclose(
+                as_float.T, numeric[name], rtol=1e-5
+            )
             hint = f" It is the transpose of the right {name}." if transposed else ""
             return ExerciseResult(
                 exercise,
