@@ -38,6 +38,7 @@ from numpyvae.config import VAEConfig
 from numpyvae.optim import OPTIMIZERS, SGD, Adam, Optimizer
 from numpyvae.train import HISTORY_KEYS, History, Trainer
 from numpyvae.vae import VAE
+from numpyvae.validation import InvalidTypeError, InvalidValueError
 
 # Version 2 records the model's VAEConfig as the architecture and the current KL weight with
 # the trainer; version 1 (numpyvae 0.1.0 before VAEConfig) is migrated on reading.
@@ -45,7 +46,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidValueError):
     """A file is not a readable numpyvae checkpoint (corrupt, truncated, other version, ...)."""
 
 
@@ -101,7 +102,9 @@ def save_checkpoint(
     try:
         meta_json = json.dumps(meta)
     except TypeError as exc:
-        raise TypeError(f"metadata must be JSON-serialisable, got {metadata!r:.200}") from exc
+        raise InvalidTypeError(
+            f"metadata must be JSON-serialisable, got {metadata!r:.200}"
+        ) from exc
     arrays: dict[str, np.ndarray] = {
         "format_version": np.array(FORMAT_VERSION),
         "meta": np.array(meta_json),
@@ -133,7 +136,7 @@ def optimizer_hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
         }
     if isinstance(optimizer, SGD):
         return {"lr": optimizer.lr, "momentum": optimizer.momentum}
-    raise TypeError(
+    raise InvalidTypeError(
         f"optimizer must be one of {sorted(OPTIMIZERS)} to be checkpointed, "
         f"got {type(optimizer).__name__}"
     )
@@ -143,7 +146,7 @@ def _registry_name(obj: object, registry: dict[str, type], what: str) -> str:
     for name, cls in registry.items():
         if type(obj) is cls:
             return name
-    raise TypeError(f"{what} must be one of {sorted(registry)}, got {type(obj).__name__}")
+    raise InvalidTypeError(f"{what} must be one of {sorted(registry)}, got {type(obj).__name__}")
 
 
 def _migrate(version: int, arch: dict[str, Any], trainer_meta: dict[str, Any]) -> None:

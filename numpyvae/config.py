@@ -8,7 +8,10 @@ below. Adding an option is one field here (with its `help`) plus the code that i
 A field's metadata says how the command line shows it:
 - `help`: the option's help text (the default is appended);
 - `flag`: the option's name where it is not the field's name with dashes;
-- `cli`: False for the fields the command line sets itself (data_dim comes from the data).
+- `cli`: False for the fields the command line sets itself (data_dim comes from the data);
+- `metavar`: the placeholder of the option's value in the help;
+- `check(name, value)`: the field's check, which returns the value in its normal form; the
+  command line applies it to what the user typed, so both say the same thing of a bad value.
 """
 
 from __future__ import annotations
@@ -36,8 +39,28 @@ from numpyvae.validation import (
 DTYPES = ("float64", "float32")
 
 
-def _option(default: Any, help: str, **metadata: Any) -> Any:
-    return field(default=default, metadata={"help": help, **metadata})
+def check_hidden(name: str, value: Any) -> tuple[int, ...]:
+    """Hidden layer sizes as a tuple of positive integers; one size alone is refused, since
+    hidden=400 is a common slip for hidden=(400,)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(
+            f"{name} must be a sequence of layer sizes such as (400,) or (512, 256), got {value!r}"
+        )
+    return tuple(check_positive_int(f"{name}[{i}]", h) for i, h in enumerate(value))
+
+
+def check_dtype_name(name: str, value: Any) -> str:
+    """ "float32" or "float64", from a name, a NumPy dtype or a type such as np.float32."""
+    return check_dtype(name, value).name
+
+
+def check_optional_classes(name: str, value: Any) -> int | None:
+    """None (a plain VAE) or the number of classes, a positive integer."""
+    return None if value is None else check_positive_int(name, value)
+
+
+def _option(default: Any, help: str, check: Any = None, **metadata: Any) -> Any:
+    return field(default=default, metadata={"help": help, "check": check, **metadata})
 
 
 @dataclass(frozen=True)
@@ -49,12 +72,16 @@ class VAEConfig:
     Bernoulli decoder, the analytic-KL ELBO with one sample of z per point.
     """
 
-    data_dim: int = field(default=784, metadata={"help": "data dimension d", "cli": False})
-    latent_dim: int = _option(20, "dimension k of z; 2 also draws the latent manifold")
+    data_dim: int = _option(784, "data dimension d", check_positive_int, cli=False)
+    latent_dim: int = _option(
+        20, "dimension k of z; 2 also draws the latent manifold", check_positive_int, metavar="K"
+    )
     hidden: tuple[int, ...] = _option(
         (400,),
         "hidden layer sizes of the encoder, comma-separated (the decoder mirrors them), "
         "e.g. 400 or 512,256",
+        check_hidden,
+        metavar="SIZES",
     )
     likelihood: str = _option(
         "bernoulli", "decoder likelihood p(x|z) (derivations.md §5)", choices=tuple(LIKELIHOODS)
@@ -69,19 +96,25 @@ class VAEConfig:
     n_samples: int = _option(
         1,
         "Monte Carlo samples of z per image in the loss; with --objective iwae, the K of the bound",
+        check_positive_int,
         flag="samples",
+        metavar="M",
     )
     seed: int = _option(
         0,
         "seed of the initial weights, the shuffling and the noise; the same seed and options "
         "give the same run, bit for bit",
+        check_non_negative_int,
+        metavar="S",
     )
-    dtype: str = _option("float64", "floating-point precision; float32 is faster", choices=DTYPES)
+    dtype: str = _option(
+        "float64", "floating-point precision; float32 is faster", check_dtype_name, choices=DTYPES
+    )
     init: str = _option("uniform", "weight initialisation", choices=INITS)
     objective: str = _option(
         "elbo",
-        "what training optimises: 'elbo'; 'iwae', the importance-weighted bound L_K with "
-        "K = --samples (derivations.md §9.1)",
+        "what training optimises: "
+        + "; ".join(f"'{name}', {cls.summary}" for name, cls in OBJECTIVES.items()),
         choices=tuple(OBJECTIVES),
     )
     kl_estimator: str = _option(
@@ -96,36 +129,28 @@ class VAEConfig:
         "weight of the KL term: loss = reconstruction + BETA * KL, 1 being the ELBO; with "
         "--objective iwae it weights log p(z) - log q(z|x) in each log-weight "
         "(derivations.md §9.4); test losses always use 1",
+        check_non_negative_float,
     )
     n_classes: int | None = _option(
         None,
         "a conditional VAE on N class labels c: q(z|x,c) and p(x|z,c), c one-hot "
         "(derivations.md §9.2)",
+        check_optional_classes,
         cli=False,
     )
 
     def __post_init__(self) -> None:
-        # Normalise in place (the dataclass is frozen, hence object.__setattr__) so that equal
-        # options compare equal whatever form they were given in: (400,) and [400], np.float32
-        # and "float32".
-        hidden = self.hidden
-        if isinstance(hidden, (int, np.integer)) or not hasattr(hidden, "__iter__"):
-            raise ConfigError(
-                f"hidden must be a sequence of layer sizes such as (400,) or (512, 256), "
-                f"got {hidden!r}"
-            )
-        hidden = tuple(check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
-        object.__setattr__(self, "hidden", hidden)
-        object.__setattr__(self, "dtype", check_dtype("dtype", self.dtype).name)
-        object.__setattr__(self, "data_dim", check_positive_int("data_dim", self.data_dim))
-        object.__setattr__(self, "latent_dim", check_positive_int("latent_dim", self.latent_dim))
-        object.__setattr__(self, "n_samples", check_positive_int("n_samples", self.n_samples))
-        object.__setattr__(self, "seed", check_non_negative_int("seed", self.seed))
-        object.__setattr__(self, "beta", check_non_negative_float("beta", self.beta))
-        if self.n_classes is not None:
-            object.__setattr__(self, "n_classes", check_positive_int("n_classes", self.n_classes))
-        for name in ("likelihood", "activation", "posterior", "init", "objective", "kl_estimator"):
-            check_choice(name, getattr(self, name), options()[name].metadata["choices"])
+        # Each value is checked by its field's `check` (or against its `choices`) and stored in
+        # its normal form (the dataclass is frozen, hence object.__setattr__), so that equal
+        # options compare equal whatever form they were given in: [400] and (400,), np.float32
+        # and "float32". Then the objective's rules across fields.
+        for name, option in options().items():
+            value = getattr(self, name)
+            if option.metadata["check"] is not None:
+                value = option.metadata["check"](name, value)
+            elif "choices" in option.metadata:
+                value = check_choice(name, value, option.metadata["choices"])
+            object.__setattr__(self, name, value)
         OBJECTIVES[self.objective].check_config(self)
 
     @property

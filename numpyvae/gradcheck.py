@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from numpyvae.validation import InvalidValueError
+
 DEFAULT_STEP = 1e-6
 DEFAULT_TOLERANCE = 1e-6
 
@@ -21,7 +23,7 @@ def rel_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-8) -> float:
     """max_i |a_i - b_i| / max(|a_i| + |b_i|, floor): the element-wise relative error."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+        raise InvalidValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor), initial=0.0))
 
 
@@ -121,10 +123,12 @@ def compare(name: str, analytic: np.ndarray, numeric: np.ndarray) -> ArrayCheck:
     against its own size (derivations.md §6.4).
     """
     if analytic is None:
-        raise ValueError(f"the gradient of {name} is missing (None): was backward implemented?")
+        raise InvalidValueError(
+            f"the gradient of {name} is missing (None): was backward implemented?"
+        )
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != numeric.shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"the gradient of {name} has shape {analytic.shape}, but {name} has shape "
             f"{numeric.shape}"
         )
@@ -215,7 +219,7 @@ def check_model(
     names = list(model.params) if names is None else names
     unknown = [n for n in names if n not in model.params]
     if unknown:
-        raise ValueError(f"names {unknown} are not parameters; known: {list(model.params)}")
+        raise InvalidValueError(f"names {unknown} are not parameters; known: {list(model.params)}")
     checks = [
         compare(
             n, analytic[n], numerical_gradient(lambda: model.loss(x, eps).loss, model.params[n], h)

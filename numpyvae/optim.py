@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from numpyvae.validation import check_positive_float
+from numpyvae.validation import InvalidValueError, check_positive_float
 
 
 class Optimizer:
@@ -26,7 +26,7 @@ class Optimizer:
         """Update every parameter in place from grads[name] (same shape)."""
         missing = set(self.params) - set(grads)
         if missing:
-            raise ValueError(f"grads lacks the parameters {sorted(missing)}")
+            raise InvalidValueError(f"grads lacks the parameters {sorted(missing)}")
         self.steps += 1
         for name, p in self.params.items():
             self._update(name, p, grads[name])
@@ -49,7 +49,7 @@ class SGD(Optimizer):
     def __init__(self, params: dict[str, np.ndarray], lr: float = 0.01, momentum: float = 0.9):
         super().__init__(params, lr)
         if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+            raise InvalidValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = momentum
         self.velocity = {n: np.zeros_like(p) for n, p in params.items()}
 
@@ -84,7 +84,7 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr)
         if not all(0.0 <= b < 1.0 for b in betas) or len(betas) != 2:
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas}")
+            raise InvalidValueError(f"betas must be two numbers in [0, 1), got {betas}")
         self.beta1, self.beta2 = betas
         self.eps = check_positive_float("eps", eps)
         self.m = {n: np.zeros_like(p) for n, p in params.items()}

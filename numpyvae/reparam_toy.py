@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numpyvae.validation import check_positive_int
+from numpyvae.validation import InvalidValueError, check_positive_int
 
 # Draw at most this many normal numbers at once in `estimator_variances` (8 MB in float64).
 _CHUNK = 1_000_000
@@ -81,7 +81,7 @@ def variance_of_sample_variance(
     of an empirical variance, which the tests use as their tolerance.
     """
     if n < 2:
-        raise ValueError(f"n must be at least 2 for a sample variance, got {n}")
+        raise InvalidValueError(f"n must be at least 2 for a sample variance, got {n}")
     return fourth_central_moment / n - np.square(variance) * (n - 3) / (n * (n - 1))
 
 
@@ -111,7 +111,7 @@ def estimator_variances(
     """
     n_repeats = check_positive_int("n_repeats", n_repeats)
     if n_repeats < 2:
-        raise ValueError(f"n_repeats must be at least 2 for a variance, got {n_repeats}")
+        raise InvalidValueError(f"n_repeats must be at least 2 for a variance, got {n_repeats}")
     sizes = np.array(
         [check_positive_int(f"sample_sizes[{i}]", n) for i, n in enumerate(sample_sizes)]
     )

@@ -9,7 +9,7 @@ import numpy as np
 
 from numpyvae.optim import Optimizer
 from numpyvae.vae import VAE, Batch, LossParts
-from numpyvae.validation import check_positive_int
+from numpyvae.validation import InvalidTypeError, InvalidValueError, check_positive_int
 
 HISTORY_KEYS = ("loss", "reconstruction", "kl", "test_loss", "test_reconstruction", "test_kl")
 
@@ -86,9 +86,13 @@ class Trainer:
         self.rng = np.random.default_rng(seed)
         self.transform = transform
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, (int, np.integer)):
-            raise TypeError(f"kl_warmup_steps must be an integer >= 0, got {kl_warmup_steps!r}")
+            raise InvalidTypeError(
+                f"kl_warmup_steps must be an integer >= 0, got {kl_warmup_steps!r}"
+            )
         if kl_warmup_steps < 0:
-            raise ValueError(f"kl_warmup_steps must be >= 0 (0: no warm-up), got {kl_warmup_steps}")
+            raise InvalidValueError(
+                f"kl_warmup_steps must be >= 0 (0: no warm-up), got {kl_warmup_steps}"
+            )
         self.kl_warmup_steps = int(kl_warmup_steps)
         self.final_beta = model.beta
         self.epoch = 0

@@ -37,6 +37,8 @@ from numpyvae.objectives import OBJECTIVES, LossParts, ObjectiveGrad
 from numpyvae.objectives.iwae import log_importance_weights, log_likelihood
 from numpyvae.posteriors import POSTERIORS
 from numpyvae.validation import (
+    InvalidTypeError,
+    InvalidValueError,
     check_batch,
     check_choice,
     check_non_negative_float,
@@ -108,7 +110,7 @@ class VAE:
         given = {name: value for name, value in given.items() if value is not None}
         unknown = sorted(set(settings) - set(options()))
         if unknown:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"VAE got unknown option(s) {', '.join(unknown)}; the options are "
                 f"{', '.join(options())}"
             )
@@ -116,16 +118,16 @@ class VAE:
         if config is None:
             config = VAEConfig(**given)
         elif not isinstance(config, VAEConfig):
-            raise TypeError(f"config must be a VAEConfig, got {type(config).__name__}")
+            raise InvalidTypeError(f"config must be a VAEConfig, got {type(config).__name__}")
         elif given:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"pass either config or the options ({', '.join(given)}), not both; "
                 "config.replace(...) changes options of a configuration"
             )
         self.config = config
         self.dtype = config.np_dtype
         self.beta = config.beta
-        self.objective = OBJECTIVES[config.objective].from_config(config)
+        self.objective_fn = OBJECTIVES[config.objective].from_config(config)
         self.likelihood = make_likelihood(config.likelihood, self.dtype)
         self.posterior = POSTERIORS[config.posterior](config.latent_dim)
         self.n_outputs = self.likelihood.n_outputs(config.data_dim)
@@ -162,6 +164,16 @@ class VAE:
     def hidden(self) -> tuple[int, ...]:
         """The encoder's hidden layer sizes (the decoder's, reversed)."""
         return self.config.hidden
+
+    @property
+    def objective(self) -> str:
+        """The name of the training objective (numpyvae.objectives.OBJECTIVES)."""
+        return self.config.objective
+
+    @property
+    def kl_estimator(self) -> str:
+        """The ELBO's KL estimator: "analytic" (estimator B) or "sampled" (A) (§7.2)."""
+        return self.config.kl_estimator
 
     @property
     def n_classes(self) -> int | None:
@@ -210,7 +222,7 @@ class VAE:
             n = 1 if single else self.n_samples
             return self.posterior.draw_eps(self.rng, n, batch_size, self.dtype)
         if not isinstance(eps, np.ndarray) or eps.dtype.kind != "f":
-            raise TypeError(
+            raise InvalidTypeError(
                 f"eps must be a float NumPy array of shape (M, {batch_size}, {k}), got {eps!r:.80}"
             )
         if eps.ndim == 2:
@@ -221,9 +233,9 @@ class VAE:
                 if single
                 else f"(M, {batch_size}, {k}) or ({batch_size}, {k})"
             )
-            raise ValueError(f"eps must have shape {want}, got {eps.shape}")
+            raise InvalidValueError(f"eps must have shape {want}, got {eps.shape}")
         if not np.all(np.isfinite(eps)):
-            raise ValueError("eps contains NaN or infinity")
+            raise InvalidValueError("eps contains NaN or infinity")
         return np.asarray(eps, dtype=self.dtype)
 
     def forward(self, batch: Batch, eps: np.ndarray) -> Forward:
@@ -272,7 +284,7 @@ class VAE:
     def gradients(self, batch: Batch, eps: np.ndarray) -> tuple[LossParts, dict[str, np.ndarray]]:
         """One forward-backward of the configured objective on a prepared batch and checked
         eps (M, B, k): the loss (with the current beta) and every parameter's gradient."""
-        return self.objective.loss_and_grads(self, batch, eps)
+        return self.objective_fn.loss_and_grads(self, batch, eps)
 
     def log_weights(self, batch: Batch, eps: np.ndarray) -> np.ndarray:
         """log w = log p(x|z) + log p(z) - log q(z|x) (M, B) for a prepared batch (§9.1)."""
@@ -286,7 +298,7 @@ class VAE:
     ) -> LossParts:
         """The loss of x (B, d) with noise eps (M, B, k) (labels c (B,) if conditional)."""
         batch = self.prepare(x, c)
-        return self.objective.loss(self, batch, self.noise(eps, len(batch)), self.beta)
+        return self.objective_fn.loss(self, batch, self.noise(eps, len(batch)), self.beta)
 
     def loss_and_grads(
         self, x: np.ndarray, eps: np.ndarray | None = None, c: np.ndarray | None = None
@@ -325,7 +337,7 @@ class VAE:
         totals = np.zeros(3)
         for start in range(0, len(data), batch_size):
             batch = data.rows(slice(start, start + batch_size))
-            parts = self.objective.loss(self, batch, self.noise(None, len(batch)), 1.0)
+            parts = self.objective_fn.loss(self, batch, self.noise(None, len(batch)), 1.0)
             totals += len(batch) * np.array([parts.loss, parts.reconstruction, parts.kl])
         return LossParts(*(totals / len(data)).tolist())
 
@@ -391,21 +403,23 @@ class VAE:
         the model is not conditional."""
         if self.n_classes is None:
             if c is not None:
-                raise ValueError(
+                raise InvalidValueError(
                     "c (labels) given, but the model is not conditional; pass "
                     "n_classes=... to VAE to build a conditional VAE"
                 )
             return None
         if c is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"c (labels) is required: this is a conditional VAE with n_classes={self.n_classes}"
             )
         if not isinstance(c, np.ndarray) or c.dtype.kind not in "iu":
-            raise TypeError(f"c must be an integer NumPy array of shape ({batch},), got {c!r:.80}")
+            raise InvalidTypeError(
+                f"c must be an integer NumPy array of shape ({batch},), got {c!r:.80}"
+            )
         if c.shape != (batch,):
-            raise ValueError(f"c must have shape ({batch},) like {data_name}, got {c.shape}")
+            raise InvalidValueError(f"c must have shape ({batch},) like {data_name}, got {c.shape}")
         if c.min() < 0 or c.max() >= self.n_classes:
-            raise ValueError(
+            raise InvalidValueError(
                 f"c must lie in [0, {self.n_classes - 1}], got values in [{c.min()}, {c.max()}]"
             )
         return np.eye(self.n_classes, dtype=self.dtype)[c]

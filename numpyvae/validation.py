@@ -10,7 +10,21 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class ConfigError(ValueError):
+class InputError(Exception):
+    """Bad input at a public boundary; the message names the argument, shows the value and
+    says what is accepted. The command line prints such errors as one line (any other
+    exception is a bug and shows its traceback)."""
+
+
+class InvalidTypeError(InputError, TypeError):
+    """An argument of the wrong type (a string where a number goes, integer pixels, ...)."""
+
+
+class InvalidValueError(InputError, ValueError):
+    """An argument of the right type with a value that is not accepted."""
+
+
+class ConfigError(InvalidValueError):
     """A model option, or a combination of options, that the model cannot be built with."""
 
 
@@ -19,27 +33,27 @@ def check_dtype(name: str, dtype: Any) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from exc
+        raise InvalidTypeError(f"{name} must be float32 or float64, got {dtype!r}") from exc
     if resolved not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got {resolved}")
+        raise InvalidTypeError(f"{name} must be float32 or float64, got {resolved}")
     return resolved
 
 
 def check_positive_int(name: str, value: Any) -> int:
     """Return `value` if it is an integer >= 1; else ValueError (TypeError for non-integers)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a positive integer, got {value!r}")
     if value < 1:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
+        raise InvalidValueError(f"{name} must be a positive integer (>= 1), got {value}")
     return int(value)
 
 
 def check_non_negative_int(name: str, value: Any) -> int:
     """Return `value` if it is an integer >= 0; else ValueError (TypeError for non-integers)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= 0, got {value!r}")
+        raise InvalidTypeError(f"{name} must be an integer >= 0, got {value!r}")
     if value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+        raise InvalidValueError(f"{name} must be an integer >= 0, got {value}")
     return int(value)
 
 
@@ -47,18 +61,18 @@ def check_non_negative_float(name: str, value: Any) -> float:
     """Return `value` as a float if it is finite and >= 0; else ValueError (TypeError for
     non-numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a number >= 0, got {value!r}")
     if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        raise InvalidValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)
 
 
 def check_positive_float(name: str, value: Any) -> float:
     """Return `value` as a float if it is finite and > 0, else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number, got {value!r}")
+        raise InvalidTypeError(f"{name} must be a positive number, got {value!r}")
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        raise InvalidValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
 
 
@@ -66,7 +80,9 @@ def check_choice(name: str, value: Any, accepted: Iterable[str]) -> str:
     """Return `value` if it is one of `accepted`, else raise ValueError listing them."""
     accepted = list(accepted)
     if value not in accepted:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, accepted))}; got {value!r}")
+        raise InvalidValueError(
+            f"{name} must be one of {', '.join(map(repr, accepted))}; got {value!r}"
+        )
     return value
 
 
@@ -77,20 +93,24 @@ def check_batch(name: str, x: Any, features: int, dtype: np.dtype) -> np.ndarray
     input is refused because it is almost always unscaled pixels (0..255).
     """
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array of shape (batch, {features}), got {type(x)}")
+        raise InvalidTypeError(
+            f"{name} must be a NumPy array of shape (batch, {features}), got {type(x)}"
+        )
     if x.dtype.kind in "iub":
-        raise TypeError(
+        raise InvalidTypeError(
             f"{name} has integer dtype {x.dtype}; pass floats (for images: x.astype(float) / 255)"
         )
     if x.dtype.kind != "f":
-        raise TypeError(f"{name} must hold floats, got dtype {x.dtype}")
+        raise InvalidTypeError(f"{name} must hold floats, got dtype {x.dtype}")
     if x.ndim != 2 or x.shape[1] != features:
-        raise ValueError(f"{name} must have shape (batch, {features}), got shape {x.shape}")
+        raise InvalidValueError(f"{name} must have shape (batch, {features}), got shape {x.shape}")
     if x.shape[0] == 0:
-        raise ValueError(f"{name} is an empty batch (shape {x.shape}); pass at least one row")
+        raise InvalidValueError(
+            f"{name} is an empty batch (shape {x.shape}); pass at least one row"
+        )
     if not np.all(np.isfinite(x)):
         bad = np.argwhere(~np.isfinite(x))[0]
-        raise ValueError(
+        raise InvalidValueError(
             f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]}: "
             f"{x[bad[0], bad[1]]}); clean the data first"
         )

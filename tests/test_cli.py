@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from numpyvae import cli, plots
+from numpyvae.cli.data import load_data
 from numpyvae.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from numpyvae.train import Trainer
 
@@ -145,7 +146,7 @@ def test_encode_writes_embeddings_with_labels(trained, capsys, tmp_path):
     assert set(np.unique(labels)) <= set(range(10))
     # The posterior means of the test set exactly as training prepared it.
     config = json.loads((out / "history.json").read_text())["config"]
-    data = cli.load_data(config)
+    data = load_data(config)
     assert np.array_equal(labels, data.y_test)
     assert np.array_equal(z, load_checkpoint(checkpoint).model.encode(data.x_test, "mean"))
     code, _, err = run(
@@ -385,7 +386,7 @@ def test_encode_reconstruct_and_evaluate_pass_the_labels(conditional, capsys, tm
     code, _, err = run(capsys, "encode", "--checkpoint", checkpoint, "--out", tmp_path / "z.npz")
     assert code == 0, err
     config = json.loads((out / "history.json").read_text())["config"]
-    data = cli.load_data(config)
+    data = load_data(config)
     model = load_checkpoint(checkpoint).model
     with np.load(tmp_path / "z.npz") as npz:
         z = npz["z"]

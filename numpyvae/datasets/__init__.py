@@ -6,6 +6,7 @@ from .idx import read_idx, write_idx
 from .mnist import (
     BINARIZE_METHODS,
     DEFAULT_MIRRORS,
+    IMAGE_SHAPE,
     MNIST,
     MNIST_FILES,
     MNIST_SHA256,
@@ -23,6 +24,7 @@ from .synthetic import gaussian_mixture, pinwheel, two_moons
 __all__ = [
     "BINARIZE_METHODS",
     "DEFAULT_MIRRORS",
+    "IMAGE_SHAPE",
     "MNIST",
     "MNIST_FILES",
     "MNIST_SHA256",

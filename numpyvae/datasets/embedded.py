@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import InvalidValueError
 from .mnist import MNIST, load_mnist_arrays, to_float
 
 __all__ = [
@@ -56,7 +57,9 @@ def stratified_indices(labels: np.ndarray, per_class: int, seed: int = SUBSET_SE
     for c in range(10):
         of_class = order[labels[order] == c]
         if len(of_class) < per_class:
-            raise ValueError(f"class {c} has {len(of_class)} examples, fewer than {per_class}")
+            raise InvalidValueError(
+                f"class {c} has {len(of_class)} examples, fewer than {per_class}"
+            )
         chosen.append(of_class[:per_class])
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
@@ -102,7 +105,7 @@ def build_embedded_subset(
     out = save_npz_reproducible(out, arrays)
     size = out.stat().st_size
     if size > MAX_BYTES:
-        raise ValueError(f"{out}: {size} bytes, larger than the {MAX_BYTES}-byte limit")
+        raise InvalidValueError(f"{out}: {size} bytes, larger than the {MAX_BYTES}-byte limit")
     return out
 
 

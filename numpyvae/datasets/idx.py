@@ -24,6 +24,8 @@ from typing import IO
 
 import numpy as np
 
+from ..validation import InvalidTypeError, InvalidValueError
+
 __all__ = [
     "GZIP_MAGIC",
     "IDX_MAGICS",
@@ -59,7 +61,7 @@ def _read_all(path: Path) -> bytearray:
             while chunk := f.read(_CHUNK):
                 buf += chunk
     except (EOFError, _gzip.BadGzipFile, zlib.error) as exc:
-        raise ValueError(f"{path}: cannot decompress the gzip data ({exc})") from exc
+        raise InvalidValueError(f"{path}: cannot decompress the gzip data ({exc})") from exc
     return buf
 
 
@@ -78,13 +80,13 @@ def parse_idx(data: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
         ValueError: wrong magic number, or a size that does not match the header.
     """
     if len(data) < 4:
-        raise ValueError(
+        raise InvalidValueError(
             f"{source}: not an IDX file: {len(data)} bytes, shorter than the 4-byte magic number"
         )
     (magic,) = struct.unpack(">I", bytes(data[:4]))
     if magic not in IDX_MAGICS:
         accepted = ", ".join(f"0x{m:08x}" for m in IDX_MAGICS)
-        raise ValueError(
+        raise InvalidValueError(
             f"{source}: not a supported IDX file: magic number 0x{magic:08x} "
             f"(first bytes {bytes(data[:4]).hex(' ')}); accepted: {accepted} "
             "(unsigned-byte labels or images)"
@@ -92,7 +94,7 @@ def parse_idx(data: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
     ndim = IDX_MAGICS[magic]
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise ValueError(
+        raise InvalidValueError(
             f"{source}: truncated IDX header: expected at least {header_size} bytes, "
             f"got {len(data)}"
         )
@@ -100,7 +102,7 @@ def parse_idx(data: bytes | bytearray, source: str = "<bytes>") -> np.ndarray:
     expected = header_size + int(np.prod(shape, dtype=np.int64))
     if len(data) != expected:
         problem = "truncated" if len(data) < expected else "too long"
-        raise ValueError(
+        raise InvalidValueError(
             f"{source}: IDX file {problem}: the header announces shape {tuple(shape)}, "
             f"so {expected} bytes expected, but the (decompressed) data has {len(data)} bytes"
         )
@@ -132,10 +134,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, gzip: bool = False) ->
     """
     array = np.asarray(array)
     if array.dtype != np.uint8:
-        raise TypeError(f"write_idx: array must have dtype uint8, got {array.dtype}")
+        raise InvalidTypeError(f"write_idx: array must have dtype uint8, got {array.dtype}")
     magic = {nd: m for m, nd in IDX_MAGICS.items()}.get(array.ndim)
     if magic is None:
-        raise ValueError(
+        raise InvalidValueError(
             f"write_idx: array must be 1-D (labels) or 3-D (images), got shape {array.shape}"
         )
     header = struct.pack(f">I{array.ndim}I", magic, *array.shape)

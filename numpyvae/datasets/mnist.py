@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import InputError, InvalidTypeError, InvalidValueError
 from .idx import is_gzip, open_maybe_gzip, parse_idx
 
 __all__ = [
@@ -72,16 +73,17 @@ DEFAULT_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 
+IMAGE_SHAPE = (28, 28)  # an MNIST digit; the data sets hold it flattened to 784 pixels
 BINARIZE_METHODS = ("none", "dynamic", "threshold")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CHUNK = 1 << 20
 
 
-class ChecksumMismatchError(ValueError):
+class ChecksumMismatchError(InvalidValueError):
     """A file's decompressed bytes do not have the expected SHA-256."""
 
 
-class MNISTDownloadError(RuntimeError):
+class MNISTDownloadError(InputError, RuntimeError):
     """Every mirror failed for some MNIST file; the message lists each mirror's failure."""
 
 
@@ -148,7 +150,9 @@ def _how_to_place(directory: Path) -> str:
 def _user_dir(data_dir: str | os.PathLike | None) -> tuple[Path, str] | None:
     """The explicit directory (argument, then environment variable) and its description."""
     if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
-        raise TypeError(f"data_dir must be a path (str or os.PathLike) or None, got {data_dir!r}")
+        raise InvalidTypeError(
+            f"data_dir must be a path (str or os.PathLike) or None, got {data_dir!r}"
+        )
     if data_dir is not None:
         return Path(data_dir).expanduser(), "data_dir"
     if os.environ.get("NUMPYVAE_MNIST_DIR"):
@@ -181,7 +185,7 @@ def find_mnist(
         MNISTDownloadError: all mirrors failed for some file.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        raise InvalidValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     user = _user_dir(data_dir)
     if user is not None:
         directory, origin = user
@@ -204,7 +208,9 @@ def find_mnist(
         directory.mkdir(parents=True, exist_ok=True)
         mirrors = DEFAULT_MIRRORS if mirrors is None else tuple(mirrors)
         if not mirrors or not all(isinstance(m, str) for m in mirrors):
-            raise ValueError(f"mirrors must be a non-empty list of URL strings, got {mirrors!r}")
+            raise InvalidValueError(
+                f"mirrors must be a non-empty list of URL strings, got {mirrors!r}"
+            )
         for name in missing:
             _download(name, directory, mirrors, timeout)
     return directory
@@ -300,7 +306,7 @@ def _check_dtype(dtype: object) -> np.dtype:
     except TypeError:
         dt = None
     if dt not in _FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        raise InvalidValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
 
 
@@ -330,7 +336,7 @@ def load_mnist_arrays(directory: str | os.PathLike) -> dict[str, np.ndarray]:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(
+            raise InvalidValueError(
                 f"{directory}: {split} images {x.shape} and labels {y.shape} do not match"
             )
     return arrays
@@ -393,7 +399,7 @@ def load_dataset(
         if mnist_available(data_dir, cache_dir=cache_dir):
             return load_mnist(data_dir, download=False, cache_dir=cache_dir, dtype=dtype)
         return load_embedded_mnist(dtype=dtype)
-    raise ValueError(f"name must be one of 'mnist', 'embedded', 'auto', got {name!r}")
+    raise InvalidValueError(f"name must be one of 'mnist', 'embedded', 'auto', got {name!r}")
 
 
 # --------------------------------------------------------------------------- binarization
@@ -416,18 +422,20 @@ def binarize(
         threshold: the cut for "threshold", in [0, 1].
     """
     if method not in BINARIZE_METHODS:
-        raise ValueError(f"method must be one of {BINARIZE_METHODS}, got {method!r}")
+        raise InvalidValueError(f"method must be one of {BINARIZE_METHODS}, got {method!r}")
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise TypeError(f"x must be a floating-point numpy array with values in [0, 1], got {got}")
+        raise InvalidTypeError(
+            f"x must be a floating-point numpy array with values in [0, 1], got {got}"
+        )
     if method == "none":
         return x
     if method == "dynamic":
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(
+            raise InvalidTypeError(
                 f"rng must be a numpy.random.Generator for method='dynamic', got {rng!r}"
             )
         return (rng.random(x.shape) < x).astype(x.dtype)
     if not isinstance(threshold, (int, float, np.floating)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+        raise InvalidValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
     return (x > threshold).astype(x.dtype)

@@ -11,30 +11,32 @@ import numbers
 
 import numpy as np
 
+from ..validation import InvalidTypeError, InvalidValueError
+
 __all__ = ["gaussian_mixture", "pinwheel", "two_moons"]
 
 
 def _check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidTypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
 def _check_real(name: str, value: object, positive: bool = False) -> float:
     what = "a finite number > 0" if positive else "a finite number >= 0"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {what}, got {value!r}")
+        raise InvalidTypeError(f"{name} must be {what}, got {value!r}")
     v = float(value)
     if not np.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
+        raise InvalidValueError(f"{name} must be {what}, got {value!r}")
     return v
 
 
 def _check_rng(rng: object) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(
+        raise InvalidTypeError(
             f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), got {rng!r}"
         )
     return rng

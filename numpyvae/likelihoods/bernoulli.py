@@ -8,6 +8,7 @@ import numpy as np
 
 from numpyvae.layers.activations import sigmoid
 from numpyvae.likelihoods.base import Likelihood
+from numpyvae.validation import InvalidValueError
 
 
 @functools.cache
@@ -71,7 +72,7 @@ class Bernoulli(Likelihood):
         lo, hi = float(x.min()), float(x.max())
         if lo < 0.0 or hi > 1.0:
             hint = " (pixels in 0..255? divide by 255)" if hi > 1.0 else ""
-            raise ValueError(
+            raise InvalidValueError(
                 f"{name} must lie in [0, 1] for the Bernoulli likelihood, got values in "
                 f"[{lo:g}, {hi:g}]{hint}"
             )

@@ -3,7 +3,8 @@
 An objective is chosen by name (`VAEConfig.objective`, the registry in
 numpyvae.objectives). The checklist for a new one:
 
-1. A subclass of `Objective` with a `name` and the two methods below. `loss` evaluates it on a
+1. A subclass of `Objective` with a `name`, a one-line `summary` (the command line's help
+   shows it) and the two methods below. `loss` evaluates it on a
    prepared batch (`VAE.prepare`) with noise eps (M, B, k); `loss_and_grads` also returns
    grads[name] shaped like model.params[name] for every parameter, overwriting nothing the
    caller keeps.
@@ -82,6 +83,7 @@ class Objective(ABC):
     """A training objective: the loss of a prepared batch and its gradients (see module doc)."""
 
     name: ClassVar[str]
+    summary: ClassVar[str]  # what it is, in a few words, with its derivations.md section
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> Objective:

@@ -92,6 +92,7 @@ class ELBO(PathwiseObjective):
     in closed form (`kl_estimator="analytic"`) or by one sample per z (`"sampled"`) (§7.2)."""
 
     name = "elbo"
+    summary = "the evidence lower bound (derivations.md §2.4)"
 
     def __init__(self, kl_estimator: str = "analytic") -> None:
         self.kl_estimator = kl_estimator

@@ -95,14 +95,16 @@ class IWAEBound(PathwiseObjective):
     """The importance-weighted bound L_K with K = the model's n_samples (derivations.md §9.1)."""
 
     name = "iwae"
+    summary = "the importance-weighted bound L_K with K = --samples (derivations.md §9.1)"
 
     @classmethod
     def check_config(cls, config: VAEConfig) -> None:
         """The bound weighs whole samples: a separate KL estimator has no meaning in it."""
         if config.kl_estimator != "analytic":
             raise ConfigError(
-                f"kl_estimator={config.kl_estimator!r} does not apply to objective='iwae' (the "
-                "bound has no separate KL term); leave kl_estimator at 'analytic'"
+                f"kl_estimator={config.kl_estimator!r} applies to objective='elbo' only: the "
+                "importance-weighted bound has no KL term of its own (derivations.md §9.1); "
+                "leave one of them out"
             )
 
     def estimate(
