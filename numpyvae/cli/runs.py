@@ -1,0 +1,91 @@
+"""What the commands that read a trained run share: the checkpoint, its test data, where the
+output goes, and the figures printed about a model's bound and log-likelihood."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from numpyvae.checkpoint import Checkpoint, read_checkpoint
+from numpyvae.cli.data import Data, labels_for, load_data, resolve_binarize
+from numpyvae.cli.options import PROG, CommandError
+from numpyvae.vae import VAE
+
+
+def read_run(path: Path, command: str) -> Checkpoint:
+    """The checkpoint at `path`, or an error that says how to make one."""
+    if not path.is_file():
+        raise CommandError(
+            f"no checkpoint at {path}; train one first (`{PROG} train --out {path.parent}`) "
+            f"or name it with --{'out DIR' if command == 'resume' else 'checkpoint PATH'}"
+        )
+    return read_checkpoint(path)
+
+
+def load_for_inference(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint named by --checkpoint, its model's generator reseeded by --seed."""
+    checkpoint = read_run(args.checkpoint, args.command)
+    if args.seed is not None:
+        checkpoint.model.rng = np.random.default_rng(args.seed)
+    return checkpoint
+
+
+def test_data(args: argparse.Namespace, checkpoint: Checkpoint) -> Data:
+    """The test set as it was prepared in training, unless options say otherwise."""
+    model = checkpoint.model
+    saved = checkpoint.metadata.get("config", {})
+    config = {
+        "data": args.data or saved.get("data", "auto"),
+        "data_dir": args.data_dir or saved.get("data_dir"),
+        "limit": args.limit or saved.get("limit"),
+        "binarize": args.binarize
+        or saved.get("binarize")
+        or resolve_binarize(None, model.likelihood.name),
+        "seed": saved.get("seed", 0),
+        "dtype": model.dtype.name,
+    }
+    data = load_data(config)
+    if data.x_test.shape[1] != model.data_dim:
+        raise CommandError(
+            f"the model expects {model.data_dim} pixels per image but the data has "
+            f"{data.x_test.shape[1]}"
+        )
+    return data
+
+
+def default_output(args: argparse.Namespace, stem: str, suffix: str) -> Path:
+    """--out, or STEM_METHOD.SUFFIX next to the checkpoint."""
+    if args.out is not None:
+        return args.out
+    return args.checkpoint.parent / f"{stem}_{args.method}{suffix}"
+
+
+def rest_name(model: VAE) -> str:
+    """The name of loss - reconstruction: the KL for the ELBO, 'rest' for other objectives."""
+    return "KL" if model.objective == "elbo" else "rest"
+
+
+def bound_name(model: VAE) -> str:
+    """What the loss of `model` is a figure of."""
+    return "negative ELBO" if model.objective == "elbo" else "negative IWAE bound -L_K"
+
+
+def log_likelihood_report(model: VAE, x: np.ndarray, y: np.ndarray, n_samples: int) -> str:
+    """The importance-sampling estimate of log p(x) with `n_samples` draws per image
+    (derivations.md §9.5), averaged over the images x (N, d) with labels y (N,), and its
+    standard error over the images, as two printable lines. Draws from the model's generator.
+    For a conditional model the estimate is of log p(x|c), c the image's label."""
+    started = time.perf_counter()
+    log_p = model.log_likelihood(x, n_samples, c=labels_for(model, y))
+    n = log_p.shape[0]
+    error = f"{log_p.std(ddof=1) / np.sqrt(n):.2f}" if n > 1 else "n/a, one image"
+    given = "x" if model.n_classes is None else "x|c"
+    return (
+        f"test log p({given}) estimate {log_p.mean():.2f} (standard error {error}) "
+        "nats per image\n"
+        f"  (importance sampling with K = {n_samples} samples of z per image, {n} images; "
+        f"{time.perf_counter() - started:.1f} s)"
+    )

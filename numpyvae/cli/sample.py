@@ -1,0 +1,89 @@
+"""`numpyvae sample`: a PNG grid of generated digits (derivations.md §8.1)."""
+
+from __future__ import annotations
+
+import argparse
+
+from numpyvae.cli.data import N_DIGITS
+from numpyvae.cli.figures import generation_name, image_shape, plot_digit_rows
+from numpyvae.cli.options import (
+    PROG,
+    CommandError,
+    add_checkpoint_option,
+    add_command,
+    add_method_option,
+    add_out_file_option,
+    add_seed_option,
+    non_negative_int,
+    positive_int,
+)
+from numpyvae.cli.runs import default_output, load_for_inference
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """The `sample` command and its options."""
+    p = add_command(
+        commands,
+        "sample",
+        help="write a PNG grid of generated digits",
+        description="Generate digits from z ~ N(0, I) with a trained model and write a PNG grid.",
+    )
+    add_checkpoint_option(p)
+    add_method_option(
+        p,
+        "'mean': the decoder's mean E[x|z] (method A); 'sample': a draw x ~ p(x|z) (method B)",
+    )
+    p.add_argument(
+        "--n",
+        type=positive_int,
+        default=64,
+        help="how many digits; a conditional model without --label draws one row per digit, "
+        "N/10 (rounded up) in each",
+    )
+    p.add_argument(
+        "--label",
+        type=non_negative_int,
+        metavar="C",
+        default=None,
+        help="for a conditional model (train --conditional): draw only digit C, 0..9 "
+        "(default: one row per digit)",
+    )
+    add_seed_option(p)
+    add_out_file_option(
+        p,
+        "PNG to write (default: samples_METHOD.png, or samples_digitC_METHOD.png with "
+        "--label, next to the checkpoint)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`numpyvae sample`: see its --help."""
+    from numpyvae import plots
+
+    checkpoint = load_for_inference(args)
+    model = checkpoint.model
+    label = args.label
+    if label is not None and model.n_classes is None:
+        raise CommandError(
+            f"--label {label} needs a conditional model (`{PROG} train --conditional`), but "
+            f"{args.checkpoint} is not conditional; leave --label out"
+        )
+    if label is not None and label >= model.n_classes:
+        raise CommandError(
+            f"--label must be a digit 0..{model.n_classes - 1} of the conditional model, "
+            f"got {label}"
+        )
+    if model.n_classes is not None and label is None:
+        fig = plot_digit_rows(model, -(-args.n // N_DIGITS), args.method)
+    else:
+        images = model.generate(args.n, args.method, c=label)
+        which = "digits" if label is None else f"draws of digit {label}"
+        fig = plots.plot_samples(
+            images,
+            f"{args.n} generated {which}: {generation_name(model, args.method)}",
+            image_shape=image_shape(model),
+        )
+    stem = "samples" if label is None else f"samples_digit{label}"
+    print(plots.save_figure(fig, default_output(args, stem, ".png")))
+    return 0
