@@ -131,7 +131,8 @@ def test_negative_control_total_score_leaves_the_truth_non_stationary():
 
 def detached_variances(W, A, s2):
     """Where the expected lambda-gradient vanishes when v is detached (derivations.md §12.7):
-    (1 + 1/D)(P_jj D - 1) + D (W^T W)_jj / s2^2 - (A A^T)_jj / D = 0 (times sigma), by bisection."""
+    (1 + 1/D)(P_jj D - 1) + D (W^T W)_jj / s2^2 - (A A^T)_jj / D = 0 (twice the
+    gradient in log D), by bisection."""
     P = np.eye(W.shape[1]) + W.T @ W / s2
     out = []
     for j in range(W.shape[1]):
