@@ -182,6 +182,13 @@ def test_variances_it_chooses_differ_from_the_elbo():
     _, grads = expected(model, X, FisherObjective(detach_decoder_score=True))
     assert np.max(np.abs(grads["encoder.0.b"][2:])) < 1e-12
     assert np.min(np.abs(detached - fisher)) > 1e-3 and np.min(np.abs(detached - elbo)) > 1e-3
+    # ... and away from it the slope is the formula of §12.7.
+    D = np.array([0.2, 0.05])
+    model = linear_model(W, b, 1.0, A, c, D)
+    _, grads = expected(model, X, FisherObjective(detach_decoder_score=True))
+    bracket = (1 + 1 / D) * (np.diag(P) * D - 1) + D * np.sum(W * W, axis=0)
+    bracket -= np.sum(A * A, axis=1) / D
+    np.testing.assert_allclose(grads["encoder.0.b"][2:], 0.5 * bracket, rtol=1e-12)
 
 
 def test_training_recovers_the_singular_values_and_the_noise_variance():
