@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "derivations.md"
 KATEX_DIR = Path(__file__).resolve().parent / "katex"
 
-# The fixed numbering of notes/CONTEXT.md: section -> its subsections.
+# The fixed numbering of derivations.md, which code and tests cite: section -> its subsections.
 REQUIRED_SECTIONS = {
     1: 2, 2: 4, 3: 4, 4: 4, 5: 3, 6: 5, 7: 2, 8: 2, 9: 5, 10: 0, 11: 0, 12: 7,
 }  # fmt: skip
