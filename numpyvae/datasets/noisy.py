@@ -30,7 +30,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from numpyvae.datasets.mnist import MNIST, load_dataset
+from numpyvae.datasets.load import load_dataset
+from numpyvae.datasets.mnist import MNIST
 from numpyvae.validation import InvalidValueError
 
 NOISE_STD = 0.1
