@@ -1,0 +1,271 @@
+"""Build the course site: the README, derivations.md, every notebook executed, the API reference.
+
+    python docs/build.py [--out build/site] [--no-execute]
+
+The pages are staged in OUT/src from the repository's own files (nothing is edited in place), then
+Sphinx (configured by docs/conf.py) writes the HTML to OUT/html. Staging does what the GitHub view
+of the sources cannot:
+
+- derivations.md: its GitHub-safe math (```math fences, $`...`$) becomes MyST math; every section
+  gets a label; the names in its "In the code:" and "Checked by:" lines become links to the API
+  reference and to the test's source;
+- README.md becomes the home page, its links to the notebooks and derivations.md go to their pages;
+- one page per module of the package (autodoc), whose docstrings' "derivations.md §N.M" citations
+  link back to the section (docs/conf.py);
+- one page per test file cited by a "Checked by:" line, with the source of each test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import os
+import pkgutil
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+sys.path.insert(0, str(DOCS))
+sys.path.insert(0, str(ROOT))
+
+from conf import section_label  # noqa: E402 (docs/ is put on the path just above)
+
+HEADING = re.compile(r"^(##|###) (\d+(?:\.\d+)?)\.? ")
+MATH_FENCE = re.compile(r"^( *)```math\n(.*?)\n\1```$", flags=re.S | re.M)
+BACKTICK_MATH = re.compile(r"\$`([^`\n]*)`\$")
+REFERENCE_LINE = re.compile(r"^(\*\*(?:In the code|Checked by):\*\*)(.*)$")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+TEST_NAME = re.compile(r"^tests/([\w/]+)\.py::(\w+)$")
+MARKDOWN_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(([^)\s]+)\)")
+# A section of derivations.md, cited as "derivations.md §N.M" or "§N.M"; not the lectures' own
+# sections ("lecture 004, §1.2").
+SECTION_MENTION = re.compile(r"(derivations\.md,? )?(?<!\d\d\d, )§(\d+(?:\.\d+)?)")
+
+
+def link_sections(text: str, sections: set[str]) -> str:
+    """Every mention of an existing section of derivations.md in Markdown prose, as a link.
+
+    Headings, fenced blocks and code spans are left alone.
+    """
+
+    def link(m: re.Match) -> str:
+        if m.group(2) not in sections:
+            return m.group()
+        return f"{{ref}}`{m.group()} <{section_label(m.group(2))}>`"
+
+    lines = []
+    fenced = False
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and not line.startswith("#"):
+            pieces = re.split(r"(`[^`\n]*`)", line)  # odd pieces are code spans
+            pieces[::2] = [SECTION_MENTION.sub(link, piece) for piece in pieces[::2]]
+            line = "".join(pieces)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------- derivations.md
+def test_label(path: str, function: str) -> str:
+    """The label of a test's entry on its page, e.g. tests-test_vae-test_shapes."""
+    return f"tests-{path.replace('/', '-')}-{function}".lower()
+
+
+def canonical_name(dotted: str) -> str:
+    """Where autodoc documents the object `dotted` names: the module that defines it.
+
+    `numpyvae.vae.LossParts`, imported there from `numpyvae.objectives`, becomes the name under
+    its defining module. A name that does not import is returned unchanged (its link then stays
+    unresolved and the browser test reports it).
+    """
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        rest = parts[split:]
+        break
+    else:
+        return dotted
+    owner_name = obj.__name__
+    try:
+        for position, attribute in enumerate(rest):
+            obj = getattr(obj, attribute)
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                owner_name = f"{obj.__module__}.{obj.__qualname__}"
+            elif position == len(rest) - 1:
+                owner_name = f"{owner_name}.{attribute}"  # a property or a constant
+    except AttributeError:
+        return dotted
+    return owner_name
+
+
+def reference_line(prefix: str, rest: str, cited_tests: dict[str, set[str]]) -> str:
+    """An "In the code:" or "Checked by:" line with every name a link."""
+
+    def link(m: re.Match) -> str:
+        name = m.group(1)
+        test = TEST_NAME.match(name)
+        if test:
+            cited_tests.setdefault(test.group(1), set()).add(test.group(2))
+            return f"{{ref}}`{name} <{test_label(test.group(1), test.group(2))}>`"
+        if name.startswith("numpyvae."):
+            return f"{{py:obj}}`{name} <{canonical_name(name)}>`"
+        return m.group()
+
+    return prefix + CODE_SPAN.sub(link, rest)
+
+
+def stage_derivations(text: str, cited_tests: dict[str, set[str]]) -> str:
+    """derivations.md as MyST: math, section labels, linked reference lines."""
+
+    def display(m: re.Match) -> str:
+        indent = m.group(1)
+        # no-wrap: Sphinx would wrap a block holding \\ in a split environment, where \tag fails
+        body = "\n".join(indent + line for line in ("\\[", m.group(2).strip("\n"), "\\]"))
+        return f"{indent}```{{math}}\n{indent}:no-wrap:\n{body}\n{indent}```"
+
+    sections = {m.group(2) for m in map(HEADING.match, text.split("\n")) if m}
+    text = MATH_FENCE.sub(display, text)
+    text = BACKTICK_MATH.sub(lambda m: f"${m.group(1)}$", text)
+    lines = []
+    for line in text.split("\n"):
+        heading = HEADING.match(line)
+        if heading:
+            lines += [f"({section_label(heading.group(2))})=", ""]
+        reference = REFERENCE_LINE.match(line)
+        if reference:
+            line = reference_line(reference.group(1), reference.group(2), cited_tests)
+        lines.append(line)
+    return link_sections("\n".join(lines), sections)
+
+
+# ------------------------------------------------------------------------- other pages
+def stage_notebook(source: Path, target: Path, sections: set[str]) -> None:
+    """A copy of the notebook whose Markdown cells link their derivations.md citations."""
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            cell["source"] = link_sections(text, sections)
+    target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def stage_readme(text: str, pages: set[str]) -> str:
+    """README.md as the home page: a link to a staged page stays, any other one becomes text."""
+
+    def link(m: re.Match) -> str:
+        target = m.group(2)
+        if "://" in target or target.startswith("#"):
+            return m.group()
+        if target.split("#")[0] in pages:
+            return m.group()
+        return m.group(1)  # a file of the repository that the site does not carry
+
+    return MARKDOWN_LINK.sub(link, text)
+
+
+def api_pages(src: Path) -> list[str]:
+    """One page per public module of the package; returns their names."""
+    import numpyvae
+
+    names = ["numpyvae"]
+    for info in pkgutil.walk_packages(numpyvae.__path__, "numpyvae."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            names.append(info.name)
+    (src / "api").mkdir()
+    for name in names:
+        page = [f"# `{name}`", "", "```{eval-rst}", f".. automodule:: {name}"]
+        page += ["   :members:", "   :undoc-members:", "   :ignore-module-all:", "```", ""]
+        (src / "api" / f"{name}.md").write_text("\n".join(page), encoding="utf-8")
+    index = ["# API reference", "", "Generated from the docstrings; a cited section of"]
+    index += ["derivations.md links to its derivation.", "", "```{toctree}", ":maxdepth: 1", ""]
+    index += [*names, "```", ""]
+    (src / "api" / "index.md").write_text("\n".join(index), encoding="utf-8")
+    return names
+
+
+def test_pages(src: Path, cited_tests: dict[str, set[str]]) -> list[str]:
+    """A page per cited test file with the source of every test function it defines."""
+    (src / "tests").mkdir()
+    names = []
+    for path in sorted(cited_tests):
+        source_path = ROOT / "tests" / f"{path}.py"
+        if not source_path.is_file():
+            continue
+        source = source_path.read_text(encoding="utf-8")
+        docstring = ast.get_docstring(ast.parse(source)) or ""
+        page = [f"# `tests/{path}.py`", "", docstring.split("\n\n")[0], ""]
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                page += [f"({test_label(path, node.name)})=", f"## `{node.name}`", ""]
+                page += ["```python", ast.get_source_segment(source, node), "```", ""]
+        (src / "tests" / f"{path}.md").write_text("\n".join(page), encoding="utf-8")
+        names.append(path)
+    index = ["# The tests cited by derivations.md", "", "```{toctree}", ":maxdepth: 1", ""]
+    (src / "tests" / "index.md").write_text("\n".join([*index, *names, "```", ""]), "utf-8")
+    return names
+
+
+def stage(src: Path) -> None:
+    """Write every page of the site into the empty folder src."""
+    cited_tests: dict[str, set[str]] = {}
+    derivations = (ROOT / "derivations.md").read_text(encoding="utf-8")
+    (src / "derivations.md").write_text(stage_derivations(derivations, cited_tests), "utf-8")
+    sections = {m.group(2) for m in map(HEADING.match, derivations.split("\n")) if m}
+
+    (src / "notebooks").mkdir()
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for notebook in notebooks:
+        stage_notebook(notebook, src / "notebooks" / notebook.name, sections)
+    index = ["# The notebooks", "", "Executed when the site was built.", "", "```{toctree}"]
+    index += [":maxdepth: 1", "", *(n.stem for n in notebooks), "```", ""]
+    (src / "notebooks" / "index.md").write_text("\n".join(index), encoding="utf-8")
+
+    api_pages(src)
+    test_pages(src, cited_tests)
+
+    pages = {"derivations.md"} | {f"notebooks/{n.name}" for n in notebooks}
+    home = stage_readme((ROOT / "README.md").read_text(encoding="utf-8"), pages)
+    home = link_sections(home, sections)
+    toctree = ["", "```{toctree}", ":hidden:", "", "derivations", "notebooks/index"]
+    toctree += ["api/index", "tests/index", "```", ""]
+    (src / "index.md").write_text(home + "\n".join(toctree), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "site", help="%(default)s")
+    parser.add_argument(
+        "--no-execute", action="store_true", help="render the notebooks without running them"
+    )
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    src, html = out / "src", out / "html"
+    for folder in (src, html):
+        if folder.exists():
+            shutil.rmtree(folder)
+    src.mkdir(parents=True)
+    stage(src)
+    path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+    env.pop("MPLBACKEND", None)  # it would override the kernel's inline backend: no figures
+    env["NUMPYVAE_SITE_EXECUTE"] = "off" if args.no_execute else "force"
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(DOCS), "-j", "2", "-q"]
+    result = subprocess.run([*command, str(src), str(html)], env=env, check=False)
+    if result.returncode == 0:
+        print(f"site: {html / 'index.html'}")
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""The course site in a real browser: headless Chromium loads every page of the built site.
+
+On every page: no console error, no failed local request, every formula typeset by MathJax (no
+raw TeX left, no MathJax error element), every image loaded with a non-zero size, every link into
+the site resolves (page and anchor), and no cross-reference was left unresolved by the build. On
+the notebook pages every figure of the executed notebook is shown. The derivations page links to
+the API and the tests, and the API pages link back to the derivations.
+
+The site is built by `python docs/build.py` into a temporary folder (about two minutes: the
+notebooks run), or taken from $NUMPYVAE_SITE (a built `html` folder). Needs Debian's chromium and
+the playwright client (which drives the installed browser and downloads none), and the packages of
+the `site` extra to build: `.ci/install-site-tools` installs them all; without them the test skips.
+Screenshots of the home page, the derivations and a notebook go to build/site-screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "site-screenshots"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# What the page reports after MathJax has finished: formulas, errors, images, links, ids.
+INSPECT_PAGE = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await MathJax.startup.promise;
+  }
+  const outsideCode = (node) => !node.closest("pre, code, script, style, .highlight");
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const text = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (outsideCode(node.parentElement) && !node.parentElement.closest("mjx-container")) {
+      text.push(node.textContent);
+    }
+  }
+  const maths = [...document.querySelectorAll(".math")];
+  return {
+    formulas: maths.length,
+    untypeset: maths.filter((m) => !m.querySelector("mjx-container"))
+      .map((m) => m.outerHTML.slice(0, 200)),
+    mathjaxErrors: [...document.querySelectorAll("mjx-merror, .MathJax_Error")].map((e) =>
+      (e.getAttribute("data-mjx-error") || e.textContent).slice(0, 200)),
+    text: text.join(" "),
+    images: [...document.querySelectorAll("img")].map((img) => ({
+      src: img.getAttribute("src"),
+      loaded: img.complete && img.naturalWidth > 0,
+      width: img.getBoundingClientRect().width,
+      height: img.getBoundingClientRect().height,
+      output: img.closest(".cell_output") !== null,
+    })),
+    links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+    unresolved: [...document.querySelectorAll(".xref")].filter((x) => !x.closest("a"))
+      .map((x) => x.textContent),
+    ids: [...document.querySelectorAll("[id]")].map((e) => e.id),
+  };
+}"""
+# TeX that MathJax did not typeset, in the text outside code: \( \[ delimiters or $...$ with a
+# control word inside.
+RAW_TEX = re.compile(r"\\[(\[]|\$[^$\n]*\\[A-Za-z]+[^$\n]*\$")
+BACKTICK_MATH = re.compile(r"\$`[^`\n]*`\$")
+MATH_FENCE = re.compile(r"^ *```math$", flags=re.M)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site; remembers every request answered with an error status."""
+
+    failures: list[str] = []
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        self.failures.append(f"{code} {self.path}")
+        super().send_error(code, message, explain)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).is_file():
+        pytest.skip("Debian's chromium is not installed: run .ci/install-site-tools")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("the playwright client is not installed: run .ci/install-site-tools")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(browser, tmp_path_factory) -> Path:
+    """The built site's html folder: $NUMPYVAE_SITE, or built here by docs/build.py."""
+    if os.environ.get("NUMPYVAE_SITE"):
+        html = Path(os.environ["NUMPYVAE_SITE"]).resolve()
+        assert (html / "index.html").is_file(), f"no index.html in $NUMPYVAE_SITE={html}"
+        return html
+    for module in ("sphinx", "myst_nb"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed: pip install -e '.[site]'")
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "build.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out / "html"
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def figures_in(notebook: Path) -> tuple[int, int]:
+    """An executed notebook's image outputs, and its figures that reached it only as text.
+
+    The second count catches a figure displayed without an image (its text/plain
+    "<Figure size ...>" alone), which the page would then not show either.
+    """
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    images = sum(1 for o in outputs if any(k.startswith("image/") for k in o.get("data", {})))
+    lost = sum(
+        1
+        for o in outputs
+        if "".join(o.get("data", {}).get("text/plain", "")).startswith("<Figure size")
+        and not any(k.startswith("image/") for k in o["data"])
+    )
+    return images, lost
+
+
+def formulas_in_derivations() -> int:
+    text = (ROOT / "derivations.md").read_text(encoding="utf-8")
+    return len(BACKTICK_MATH.findall(text)) + len(MATH_FENCE.findall(text))
+
+
+@pytest.fixture(scope="module")
+def pages(browser, site, server) -> dict[str, dict]:
+    """Every HTML page of the site, loaded once: what INSPECT_PAGE saw, plus the page's events."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    notebooks = sorted(p.relative_to(site).as_posix() for p in site.glob("notebooks/0*.html"))
+    shots = {"index.html": "home", "derivations.html": "derivations"}
+    shots.update({notebooks[0]: "notebook"} if notebooks else {})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    results = {}
+    for path in sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")):
+        page = context.new_page()
+        events: list[str] = []
+        page.on("console", lambda m, e=events: e.append(f"console {m.type}: {m.text}"))
+        page.on("pageerror", lambda err, e=events: e.append(f"page error: {err}"))
+        page.on("requestfailed", lambda r, e=events: e.append(f"request failed: {r.url}"))
+        page.on("response", lambda r, e=events: r.status >= 400 and e.append(f"{r.status} {r.url}"))
+        page.goto(server + path, wait_until="load")
+        results[path] = page.evaluate(INSPECT_PAGE)
+        results[path]["events"] = [e for e in events if not e.startswith("console info")]
+        if shots.get(path) == "notebook":  # the shot shows the page's first figure
+            page.evaluate("document.querySelector('.cell_output img')?.scrollIntoView()")
+        if path in shots:
+            page.screenshot(path=str(SCREENSHOTS / f"{shots[path]}.png"), full_page=False)
+        page.close()
+    context.close()
+    return results
+
+
+def test_every_page_loads_without_errors(pages, server):
+    problems = []
+    for path, seen in pages.items():
+        errors = [e for e in seen["events"] if not e.startswith(("console warning", "console log"))]
+        problems += [f"{path}: {e}" for e in errors]
+    problems += [f"server: {f}" for f in QuietHandler.failures]
+    assert len(pages) > 20
+    assert not problems, "\n".join(problems)
+
+
+def test_every_formula_is_typeset(pages):
+    problems = []
+    for path, seen in pages.items():
+        problems += [f"{path}: not typeset: {m}" for m in seen["untypeset"]]
+        problems += [f"{path}: MathJax error: {m}" for m in seen["mathjaxErrors"]]
+        problems += [f"{path}: raw TeX: {m.group()}" for m in RAW_TEX.finditer(seen["text"])]
+    assert not problems, "\n".join(problems[:50])
+    # Every formula of derivations.md is on its page (1,061 when this test was written).
+    assert pages["derivations.html"]["formulas"] == formulas_in_derivations() > 1000
+
+
+def test_every_notebook_shows_its_figures(pages, site):
+    notebooks = {p: v for p, v in pages.items() if re.fullmatch(r"notebooks/\d\d_\w+\.html", p)}
+    sources = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert {Path(p).stem for p in notebooks} == {s.stem for s in sources}
+    problems = []
+    for path, seen in pages.items():
+        problems += [
+            f"{path}: image {image['src']} not shown ({image})"
+            for image in seen["images"]
+            if not (image["loaded"] and image["width"] > 0 and image["height"] > 0)
+        ]
+    figures_total = 0
+    for path, seen in notebooks.items():
+        executed = site.parent / "jupyter_execute" / path.replace(".html", ".ipynb")
+        expected, lost = figures_in(executed)
+        shown = sum(1 for image in seen["images"] if image["output"])
+        if shown != expected:
+            problems.append(f"{path}: {shown} figures shown, the executed notebook has {expected}")
+        if lost:
+            problems.append(f"{path}: {lost} figures displayed as text only (no image output)")
+        figures_total += expected
+    assert not problems, "\n".join(problems)
+    assert figures_total >= len(notebooks)  # the course is not a text-only one
+
+
+def test_every_link_resolves(pages, server, site):
+    ids = {path: set(seen["ids"]) for path, seen in pages.items()}
+    problems = []
+    for path, seen in pages.items():
+        problems += [f"{path}: unresolved reference {x}" for x in seen["unresolved"]]
+        for link in seen["links"]:
+            if not link.startswith(server):
+                continue  # the site has no links out except the README's own
+            url, fragment = urldefrag(link)
+            target = unquote(urlparse(url).path).lstrip("/") or "index.html"
+            if target.endswith("/"):
+                target += "index.html"
+            if not (site / target).is_file():
+                problems.append(f"{path}: link to a missing page {link}")
+            elif fragment and target in ids and unquote(fragment) not in ids[target]:
+                problems.append(f"{path}: link to a missing anchor {link}")
+    assert not problems, "\n".join(problems[:50])
+
+
+def test_derivations_and_api_link_both_ways(pages, server):
+    def links(path: str, pattern: str) -> list[str]:
+        return [link for link in pages[path]["links"] if re.search(pattern, link)]
+
+    # A section's "In the code:" names go to the API pages, its "Checked by:" tests to theirs.
+    assert len(links("derivations.html", r"/api/numpyvae\.[\w.]+\.html#numpyvae\.")) > 50
+    assert len(links("derivations.html", r"/tests/test_\w+\.html#tests-")) > 20
+    # Docstrings that cite "derivations.md §N.M" link to that section.
+    back = [p for p in pages if p.startswith("api/") and links(p, r"derivations\.html#derivations")]
+    assert len(back) > 10, back
+    # The home page (README, with the guides) reaches the derivations and every notebook.
+    assert links("index.html", r"/derivations\.html$")
+    assert len(links("index.html", r"/notebooks/\d\d_\w+\.html$")) >= 8
