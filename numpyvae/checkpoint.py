@@ -35,8 +35,9 @@ import numpy as np
 from numpyvae import __version__
 from numpyvae.atomic import PathLike, atomic_write
 from numpyvae.config import VAEConfig
+from numpyvae.history import HISTORY_KEYS, History
 from numpyvae.optim import OPTIMIZERS, SGD, Adam, Optimizer
-from numpyvae.train import HISTORY_KEYS, History, Trainer
+from numpyvae.train import Trainer
 from numpyvae.vae import VAE
 from numpyvae.validation import InvalidTypeError, InvalidValueError
 

@@ -27,7 +27,9 @@ from matplotlib import colormaps
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 
-from numpyvae.checkpoint import PathLike, atomic_write
+from numpyvae.atomic import PathLike, atomic_write
+from numpyvae.datasets.mnist import IMAGE_SHAPE
+from numpyvae.history import HISTORY_KEYS, UNITS
 from numpyvae.validation import check_positive_int
 
 DPI = 100
@@ -40,9 +42,7 @@ FIGURE_SIZES = {  # inches; pixels = inches * DPI
     "manifold": (8.0, 8.4),
     "latent_scatter": (7.0, 6.0),
 }
-IMAGE_SHAPE = (28, 28)
 INK = colormaps["gray_r"].with_extremes(bad="#b8c8dc")  # NaN (between tiles): pale blue
-UNITS = "nats per image"
 
 
 class DisplayFigure(Figure):
@@ -72,7 +72,7 @@ def save_figure(fig: Figure, path: PathLike) -> Path:
 def plot_losses(history: object) -> Figure:
     """The negative ELBO and its two terms per epoch, train and test, in three panels.
 
-    `history` is a `numpyvae.train.History` or a mapping with the same keys (lists of
+    `history` is a `numpyvae.history.History` or a mapping with the same keys (lists of
     floats), e.g. history.json. The train curve averages the minibatch losses over each
     epoch; the test curve evaluates the model at the end of the epoch (derivations.md §2.4).
     """
@@ -101,10 +101,9 @@ def plot_losses(history: object) -> Figure:
 
 
 def _history_series(history: object) -> dict[str, np.ndarray]:
-    keys = ("loss", "reconstruction", "kl", "test_loss", "test_reconstruction", "test_kl")
     get = history.get if isinstance(history, Mapping) else lambda k: getattr(history, k, None)
     series = {}
-    for key in keys:
+    for key in HISTORY_KEYS:
         values = get(key)
         if values is None:
             if key.startswith("test_"):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from numpyvae.history import History
 from numpyvae.optim import Optimizer
 from numpyvae.vae import VAE, Batch, LossParts
 from numpyvae.validation import InvalidTypeError, InvalidValueError, check_positive_int
-
-HISTORY_KEYS = ("loss", "reconstruction", "kl", "test_loss", "test_reconstruction", "test_kl")
 
 
 def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
@@ -27,33 +25,6 @@ def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
 
 class DivergenceError(FloatingPointError):
     """The loss became NaN or infinite during training."""
-
-
-@dataclass
-class History:
-    """Per-epoch averages of the negative ELBO and its terms (nats per data point).
-
-    The train figures average the minibatch losses of the epoch (weighted by batch size);
-    the test figures evaluate the model at the end of the epoch.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    reconstruction: list[float] = field(default_factory=list)
-    kl: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_reconstruction: list[float] = field(default_factory=list)
-    test_kl: list[float] = field(default_factory=list)
-
-    def as_arrays(self) -> dict[str, np.ndarray]:
-        """Each series as a float64 array (for checkpoints and plots)."""
-        return {k: np.asarray(getattr(self, k), dtype=np.float64) for k in HISTORY_KEYS}
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> History:
-        return cls(**{k: [float(v) for v in arrays[k]] for k in HISTORY_KEYS})
-
-    def __len__(self) -> int:
-        return len(self.loss)
 
 
 class Trainer:

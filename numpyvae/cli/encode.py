@@ -10,6 +10,7 @@ from numpyvae.atomic import atomic_write
 from numpyvae.cli.data import labels_for
 from numpyvae.cli.options import (
     CommandError,
+    Commands,
     add_checkpoint_option,
     add_command,
     add_data_options,
@@ -20,7 +21,7 @@ from numpyvae.cli.options import (
 from numpyvae.cli.runs import default_output, load_for_inference, test_data
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """The `encode` command and its options."""
     p = add_command(
         commands,

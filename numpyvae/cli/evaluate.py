@@ -6,6 +6,7 @@ import argparse
 
 from numpyvae.cli.data import labels_for
 from numpyvae.cli.options import (
+    Commands,
     add_checkpoint_option,
     add_command,
     add_data_options,
@@ -22,7 +23,7 @@ from numpyvae.cli.runs import (
 )
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """The `evaluate` command and its options."""
     p = add_command(
         commands,

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from numpyvae.config import options as model_options
+from numpyvae.datasets import BINARIZE_METHODS
 from numpyvae.validation import InputError
 
 PROG = "numpyvae"
 DEFAULT_OUT = Path("runs") / "latest"
 CHECKPOINT_NAME = "checkpoint.npz"
 DATA_CHOICES = ("auto", "embedded", "mnist")
-BINARIZE_CHOICES = ("none", "dynamic", "threshold")
 METHOD_CHOICES = ("mean", "sample")
 
 
@@ -108,7 +108,13 @@ class HelpFormatter(argparse.HelpFormatter):
         return help_text + " (default: %(default)s)"
 
 
-def add_command(commands: Any, name: str, help: str, description: str) -> argparse.ArgumentParser:
+# What ArgumentParser.add_subparsers returns, to which each command module adds its parser.
+Commands = Any
+
+
+def add_command(
+    commands: Commands, name: str, help: str, description: str
+) -> argparse.ArgumentParser:
     """A sub-parser for one command, with the package's help format."""
     return commands.add_parser(
         name, help=help, description=description, formatter_class=HelpFormatter
@@ -225,7 +231,7 @@ def add_data_options(p: argparse.ArgumentParser, from_checkpoint: bool) -> None:
     )
     p.add_argument(
         "--binarize",
-        choices=BINARIZE_CHOICES,
+        choices=BINARIZE_METHODS,
         default=None,
         help="turn intensities into 0/1 pixels: 'dynamic' draws fresh pixels ~ Bernoulli("
         "intensity) for every minibatch (the test set once, from --seed); 'threshold' cuts at "

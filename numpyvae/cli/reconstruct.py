@@ -7,6 +7,7 @@ import argparse
 from numpyvae.cli.data import labels_for
 from numpyvae.cli.figures import image_shape
 from numpyvae.cli.options import (
+    Commands,
     add_checkpoint_option,
     add_command,
     add_data_options,
@@ -18,7 +19,7 @@ from numpyvae.cli.options import (
 from numpyvae.cli.runs import default_output, load_for_inference, test_data
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """The `reconstruct` command and its options."""
     p = add_command(
         commands,

@@ -9,6 +9,7 @@ from numpyvae.cli.figures import generation_name, image_shape, plot_digit_rows
 from numpyvae.cli.options import (
     PROG,
     CommandError,
+    Commands,
     add_checkpoint_option,
     add_command,
     add_method_option,
@@ -20,7 +21,7 @@ from numpyvae.cli.options import (
 from numpyvae.cli.runs import default_output, load_for_inference
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """The `sample` command and its options."""
     p = add_command(
         commands,

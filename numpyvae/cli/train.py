@@ -22,6 +22,7 @@ from numpyvae.cli.options import (
     DEFAULT_OUT,
     PROG,
     CommandError,
+    Commands,
     add_command,
     add_data_options,
     add_model_options,
@@ -69,7 +70,7 @@ RUN_DEFAULTS: dict[str, Any] = {
 RESUME_FIXED = tuple(k for k in RUN_DEFAULTS if k != "data_dir")
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: Commands) -> None:
     """The `train` command and its options."""
     p = add_command(
         commands,

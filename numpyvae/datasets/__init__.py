@@ -1,10 +1,11 @@
 """Data sets for numpyvae: MNIST (full files, with download and checksum verification), a small
 embedded MNIST subset that works offline, binarization of intensities, and 2-D toy data."""
 
+from .binarize import BINARIZE_METHODS, binarize
 from .embedded import build_embedded_subset, load_embedded_mnist
 from .idx import read_idx, write_idx
+from .load import load_dataset
 from .mnist import (
-    BINARIZE_METHODS,
     DEFAULT_MIRRORS,
     IMAGE_SHAPE,
     MNIST,
@@ -12,10 +13,8 @@ from .mnist import (
     MNIST_SHA256,
     ChecksumMismatchError,
     MNISTDownloadError,
-    binarize,
     default_cache_dir,
     find_mnist,
-    load_dataset,
     load_mnist,
     mnist_available,
 )

@@ -34,17 +34,14 @@ from ..validation import InputError, InvalidTypeError, InvalidValueError
 from .idx import is_gzip, open_maybe_gzip, parse_idx
 
 __all__ = [
-    "BINARIZE_METHODS",
     "DEFAULT_MIRRORS",
     "MNIST",
     "MNIST_FILES",
     "MNIST_SHA256",
     "ChecksumMismatchError",
     "MNISTDownloadError",
-    "binarize",
     "default_cache_dir",
     "find_mnist",
-    "load_dataset",
     "load_mnist",
     "load_mnist_arrays",
     "mnist_available",
@@ -74,7 +71,6 @@ DEFAULT_MIRRORS = (
 )
 
 IMAGE_SHAPE = (28, 28)  # an MNIST digit; the data sets hold it flattened to 784 pixels
-BINARIZE_METHODS = ("none", "dynamic", "threshold")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CHUNK = 1 << 20
 
@@ -373,69 +369,3 @@ def load_mnist(
         y_test=a["y_test"].astype(np.int64),
         source=f"mnist ({directory})",
     )
-
-
-def load_dataset(
-    name: str = "auto",
-    data_dir: str | os.PathLike | None = None,
-    *,
-    dtype: object = np.float64,
-    download: bool = False,
-    cache_dir: str | os.PathLike | None = None,
-) -> MNIST:
-    """Load "mnist" (the full files), "embedded" (the shipped subset) or "auto".
-
-    "auto" uses the full MNIST if it is found locally (data_dir, ``$NUMPYVAE_MNIST_DIR`` or the
-    cache; never downloaded), else the embedded subset. The ``source`` field tells which.
-    "mnist" raises FileNotFoundError if the files are absent, unless ``download=True``.
-    """
-    from .embedded import load_embedded_mnist
-
-    if name == "embedded":
-        return load_embedded_mnist(dtype=dtype)
-    if name == "mnist":
-        return load_mnist(data_dir, download=download, cache_dir=cache_dir, dtype=dtype)
-    if name == "auto":
-        if mnist_available(data_dir, cache_dir=cache_dir):
-            return load_mnist(data_dir, download=False, cache_dir=cache_dir, dtype=dtype)
-        return load_embedded_mnist(dtype=dtype)
-    raise InvalidValueError(f"name must be one of 'mnist', 'embedded', 'auto', got {name!r}")
-
-
-# --------------------------------------------------------------------------- binarization
-
-
-def binarize(
-    x: np.ndarray,
-    method: str,
-    rng: np.random.Generator | None = None,
-    threshold: float = 0.5,
-) -> np.ndarray:
-    """Turn intensities in [0, 1] into binary targets; the output keeps x's shape and dtype.
-
-    Args:
-        x: float array of intensities in [0, 1], any shape, e.g. (n, 784).
-        method: "none" returns x itself (intensities used as Bernoulli targets); "dynamic"
-            draws a fresh x' ~ Bernoulli(x) with ``rng`` (call it once per epoch); "threshold"
-            returns x > threshold as 0.0/1.0.
-        rng: a numpy.random.Generator, required for "dynamic".
-        threshold: the cut for "threshold", in [0, 1].
-    """
-    if method not in BINARIZE_METHODS:
-        raise InvalidValueError(f"method must be one of {BINARIZE_METHODS}, got {method!r}")
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise InvalidTypeError(
-            f"x must be a floating-point numpy array with values in [0, 1], got {got}"
-        )
-    if method == "none":
-        return x
-    if method == "dynamic":
-        if not isinstance(rng, np.random.Generator):
-            raise InvalidTypeError(
-                f"rng must be a numpy.random.Generator for method='dynamic', got {rng!r}"
-            )
-        return (rng.random(x.shape) < x).astype(x.dtype)
-    if not isinstance(threshold, (int, float, np.floating)) or not 0.0 <= threshold <= 1.0:
-        raise InvalidValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    return (x > threshold).astype(x.dtype)
