@@ -1,0 +1,80 @@
+"""The course's notebooks, shipped inside the package: from `pip install` to a running course.
+
+The wheel carries the student notebooks (notebooks/*.ipynb of the repository, without the
+solutions) in `numpyvae/notebooks/`; a source checkout reads them from its `notebooks/` folder.
+They import only the installed package and use its embedded MNIST subset, so a copy runs from
+any folder:
+
+    numpyvae notebooks course/        # or, in Python: copy_notebooks("course")
+    jupyter lab course/
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from numpyvae.validation import InputError, InvalidTypeError, InvalidValueError
+
+__all__ = ["NotebooksExistError", "copy_notebooks", "notebook_sources"]
+
+
+class NotebooksExistError(InputError, FileExistsError):
+    """copy_notebooks would replace files that already exist (and was not told to)."""
+
+    def __init__(self, folder: Path, existing: list[Path]) -> None:
+        self.folder = folder
+        self.existing = existing
+        super().__init__(
+            self.explain("pass overwrite=True to replace them, or choose another dest")
+        )
+
+    def explain(self, remedy: str) -> str:
+        """One line: which files are in the way, then `remedy`."""
+        more = f" and {len(self.existing) - 1} more" if len(self.existing) > 1 else ""
+        return f"{str(self.folder)!r} already holds {self.existing[0].name}{more}: {remedy}"
+
+
+def notebook_sources() -> list[Path]:
+    """The course notebooks (NN_name.ipynb, in reading order) that this installation carries.
+
+    An installed wheel has them in the package; an editable install of a checkout reads the
+    checkout's notebooks/ folder. Raises FileNotFoundError when neither holds any.
+    """
+    packaged = Path(str(resources.files("numpyvae").joinpath("notebooks")))
+    checkout = Path(__file__).resolve().parents[1] / "notebooks"
+    for folder in (packaged, checkout):
+        found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+        if found:
+            return found
+    raise FileNotFoundError(
+        f"no course notebooks in this installation of numpyvae (looked in {packaged} and "
+        f"{checkout}); reinstall it from a wheel or a full checkout"
+    )
+
+
+def copy_notebooks(dest: str | os.PathLike, overwrite: bool = False) -> list[Path]:
+    """Copy the course notebooks into the folder `dest` (created if needed); return the copies.
+
+    Returns one path per notebook (n_notebooks,), in reading order. Refuses, before writing
+    anything, when a notebook of the same name is already in `dest`, unless `overwrite=True`;
+    other files in `dest` are left alone.
+    """
+    if not isinstance(dest, (str, os.PathLike)):
+        raise InvalidTypeError(f"dest must be a path (str or os.PathLike), got {dest!r}")
+    if not isinstance(overwrite, bool):
+        raise InvalidTypeError(f"overwrite must be True or False, got {overwrite!r}")
+    folder = Path(dest)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidValueError(f"dest must be a folder, but {str(folder)!r} is a file")
+    sources = notebook_sources()
+    targets = [folder / source.name for source in sources]
+    existing = [target for target in targets if target.exists()]
+    if existing and not overwrite:
+        raise NotebooksExistError(folder, existing)
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, target in zip(sources, targets, strict=True):
+        shutil.copyfile(source, target)
+    return targets
