@@ -525,7 +525,7 @@ def test_a_value_error_from_the_package_is_one_line(tmp_path, capsys):
 def test_every_option_has_help():
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(commands) == {"train", "sample", "encode", "reconstruct", "evaluate"}
+    assert set(commands) == {"train", "sample", "encode", "reconstruct", "evaluate", "notebooks"}
     for name, sub in commands.items():
         text = sub.format_help()
         for action in sub._actions:
