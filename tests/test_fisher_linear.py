@@ -202,7 +202,7 @@ def test_training_recovers_the_singular_values_and_the_noise_variance():
     model = VAE(4, 2, hidden=(), likelihood="gaussian_shared_var", objective="fisher", seed=5)
     # eps / sigma is noisy where sigma is small (the top direction has D = 0.07): 8 samples of
     # z per point, 1200 Adam steps. The top singular value approaches 2 slowly (J is flat along
-    # it: at 1.97, J exceeds its minimum by about 1e-6), so "a few percent" is 3%.
+    # it: at 1.98 the model's J is within 1e-3 of its minimum), so "a few percent" is 3%.
     model.n_samples = 8
     optimizer = Adam(model.params, lr=0.02)
     for epoch in range(300):
