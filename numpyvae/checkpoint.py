@@ -25,6 +25,7 @@ checkpoint as it was.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,7 @@ def save_checkpoint(
         "numpyvae_version": __version__,
         "architecture": architecture(model),
         "optimizer": {
-            "name": _registry_name(optimizer, OPTIMIZERS, "optimizer"),
+            "name": optimizer_name(optimizer),
             "hyperparameters": optimizer_hyperparameters(optimizer),
         },
         "trainer": {
@@ -143,11 +144,14 @@ def optimizer_hyperparameters(optimizer: Optimizer) -> dict[str, Any]:
     )
 
 
-def _registry_name(obj: object, registry: dict[str, type], what: str) -> str:
-    for name, cls in registry.items():
-        if type(obj) is cls:
+def optimizer_name(optimizer: Optimizer) -> str:
+    """The name `optimizer` is registered under in numpyvae.optim.OPTIMIZERS."""
+    for name, cls in OPTIMIZERS.items():
+        if type(optimizer) is cls:
             return name
-    raise InvalidTypeError(f"{what} must be one of {sorted(registry)}, got {type(obj).__name__}")
+    raise InvalidTypeError(
+        f"optimizer must be one of {sorted(OPTIMIZERS)}, got {type(optimizer).__name__}"
+    )
 
 
 def _migrate(version: int, arch: dict[str, Any], trainer_meta: dict[str, Any]) -> None:
@@ -253,6 +257,15 @@ def read_checkpoint(
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise fail(f"cannot restore the random state ({type(exc).__name__}: {exc})") from exc
     return Checkpoint(trainer, metadata, path)
+
+
+def is_checkpoint(path: PathLike) -> bool:
+    """Whether the file at `path` is a numpyvae checkpoint (a zip with a format_version)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "format_version.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def read_metadata(path: PathLike) -> dict[str, Any]:

@@ -9,7 +9,12 @@ import numpy as np
 from numpyvae.history import History
 from numpyvae.optim import Optimizer
 from numpyvae.vae import VAE, Batch, LossParts
-from numpyvae.validation import InvalidTypeError, InvalidValueError, check_positive_int
+from numpyvae.validation import (
+    InvalidTypeError,
+    InvalidValueError,
+    check_non_negative_int,
+    check_positive_int,
+)
 
 
 def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
@@ -23,8 +28,14 @@ def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
     return final * (step / warmup_steps)
 
 
+# A minibatch loss this many times larger (in size) than the first one means the training has
+# diverged: on MNIST the first loss is about 550 nats, so the bound is about 55,000 nats, far
+# beyond any loss of a training that learns, far below the 1e16 that Adam at lr 100 reaches.
+EXPLOSION_FACTOR = 100.0
+
+
 class DivergenceError(FloatingPointError):
-    """The loss became NaN or infinite during training."""
+    """The loss became NaN or infinite, or exploded far above where it started."""
 
 
 class Trainer:
@@ -50,11 +61,27 @@ class Trainer:
         transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         kl_warmup_steps: int = 0,
     ) -> None:
+        if not isinstance(model, VAE):
+            raise InvalidTypeError(f"model must be a numpyvae VAE, got {type(model).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise InvalidTypeError(
+                "optimizer must be a numpyvae optimizer (SGD, Adam), got "
+                f"{type(optimizer).__name__}"
+            )
+        if any(optimizer.params.get(name) is not p for name, p in model.params.items()):
+            raise InvalidValueError(
+                "optimizer must update this model's parameters: build it with "
+                "Adam(model.params) (or SGD(model.params)) of the same model"
+            )
+        if transform is not None and not callable(transform):
+            raise InvalidTypeError(
+                f"transform must be a function (x_batch, rng) -> x_batch or None, got {transform!r}"
+            )
         self.model = model
         self.optimizer = optimizer
         self.batch_size = check_positive_int("batch_size", batch_size)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.seed = check_non_negative_int("seed", seed)
+        self.rng = np.random.default_rng(self.seed)
         self.transform = transform
         if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, (int, np.integer)):
             raise InvalidTypeError(
@@ -84,8 +111,10 @@ class Trainer:
 
         x_test (N_test, d), if given, is evaluated after every epoch. For a conditional model
         the labels y_train (N,) and y_test (N_test,) are required. `on_epoch_end(trainer)`
-        runs after each epoch (checkpoints use it). Raises DivergenceError, naming the epoch
-        and step, if the loss stops being finite.
+        runs after each epoch (checkpoints use it), once the epoch's parameters are known to
+        be finite. Raises DivergenceError, naming the epoch and step, if the loss stops being
+        finite or grows EXPLOSION_FACTOR times larger than the first minibatch loss of the run;
+        NumPy's overflow warnings are silenced meanwhile, since this check reports them.
         """
         model = self.model
         train = model.prepare(x_train, y_train, name="x_train")
@@ -94,7 +123,15 @@ class Trainer:
         epochs = check_positive_int("epochs", epochs)
         for _ in range(epochs):
             self.epoch += 1
-            parts = self._train_epoch(train, progress)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                parts = self._train_epoch(train, progress)
+            bad = [name for name, p in model.params.items() if not np.all(np.isfinite(p))]
+            if bad:
+                raise DivergenceError(
+                    f"training diverged: after epoch {self.epoch} the parameters "
+                    f"{', '.join(bad[:3])} hold NaN or infinity; lower the learning rate "
+                    f"(now {self.optimizer.lr:g}) or check the data"
+                )
             self.history.loss.append(parts.loss)
             self.history.reconstruction.append(parts.reconstruction)
             self.history.kl.append(parts.kl)
@@ -123,11 +160,7 @@ class Trainer:
                     self.optimizer.steps, self.kl_warmup_steps, self.final_beta
                 )
             parts, grads = model.gradients(batch, eps)
-            if not np.isfinite(parts.loss):
-                raise DivergenceError(
-                    f"the loss became {parts.loss} at epoch {self.epoch}, step {step}; lower "
-                    f"the learning rate (now {self.optimizer.lr:g}) or check the data"
-                )
+            self._check_divergence(parts.loss, step)
             self.optimizer.step(grads)
             totals += len(batch) * np.array([parts.loss, parts.reconstruction, parts.kl])
             if bar is not None:
@@ -136,6 +169,20 @@ class Trainer:
         if bar is not None:
             bar.close()
         return LossParts(*(totals / n).tolist())
+
+    def _check_divergence(self, loss: float, step: int) -> None:
+        """Raise DivergenceError if `loss` is not finite or has exploded (EXPLOSION_FACTOR)."""
+        if not self.history.loss and not hasattr(self, "_first_loss"):
+            self._first_loss = loss
+        first = self.history.loss[0] if self.history.loss else self._first_loss
+        exploded = abs(loss) > EXPLOSION_FACTOR * max(abs(first), 1.0)
+        if np.isfinite(loss) and not exploded:
+            return
+        raise DivergenceError(
+            f"training diverged (the loss started at {first:.4g}): it became {loss:.4g} at "
+            f"epoch {self.epoch}, step {step}; lower the learning rate (now "
+            f"{self.optimizer.lr:g}) or check the data"
+        )
 
 
 def _progress_bar(total: int, description: str):

@@ -9,7 +9,6 @@ import numpy as np
 from numpyvae.atomic import atomic_write
 from numpyvae.cli.data import labels_for
 from numpyvae.cli.options import (
-    CommandError,
     Commands,
     add_checkpoint_option,
     add_command,
@@ -18,7 +17,7 @@ from numpyvae.cli.options import (
     add_out_file_option,
     add_seed_option,
 )
-from numpyvae.cli.runs import default_output, load_for_inference, test_data
+from numpyvae.cli.runs import load_for_inference, output_path, test_data
 
 
 def add_parser(commands: Commands) -> None:
@@ -46,9 +45,7 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`numpyvae encode`: see its --help."""
-    out = default_output(args, "embeddings", ".npz")
-    if out.suffix not in (".npz", ".npy"):
-        raise CommandError(f"--out must end in .npz or .npy, got {str(out)!r}")
+    out = output_path(args, "embeddings", (".npz", ".npy"))
     checkpoint = load_for_inference(args)
     data = test_data(args, checkpoint)
     model = checkpoint.model

@@ -3,24 +3,26 @@ Ctrl-C leaves behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from numpyvae.atomic import atomic_write
 from numpyvae.checkpoint import save_checkpoint
-from numpyvae.cli.options import CHECKPOINT_NAME, PROG
+from numpyvae.cli.options import CHECKPOINT_NAME, HISTORY_NAME, PROG
 from numpyvae.cli.runs import rest_name
 from numpyvae.history import UNITS
 from numpyvae.train import Trainer
 
 if TYPE_CHECKING:
     from numpyvae.cli.train import Run
-
-HISTORY_NAME = "history.json"
 
 
 class EpochEnd:
@@ -60,12 +62,16 @@ def write_history(path: Path, trainer: Trainer, metadata: dict[str, Any]) -> Non
         f.write((json.dumps(record, indent=1) + "\n").encode())
 
 
-def report_interrupt(out: Path, saved_epoch: int | None, last_epoch: int, epoch: int) -> None:
-    """What Ctrl-C left: the epoch whose checkpoint is intact, and the command that resumes."""
+def report_interrupt(
+    out: Path, saved_epoch: int | None, last_epoch: int, epoch: int, signal_name: str | None = None
+) -> None:
+    """What Ctrl-C (or SIGTERM, `signal_name`) left: the epoch whose checkpoint is intact,
+    and the command that resumes."""
     checkpoint_path = out / CHECKPOINT_NAME
+    stopped = "interrupted" if signal_name is None else f"terminated ({signal_name})"
     if saved_epoch is None:
         print(
-            f"\n{PROG}: interrupted during epoch {epoch}, before any epoch of this run "
+            f"\n{PROG}: {stopped} during epoch {epoch}, before any epoch of this run "
             "finished; nothing was saved.",
             file=sys.stderr,
         )
@@ -73,14 +79,61 @@ def report_interrupt(out: Path, saved_epoch: int | None, last_epoch: int, epoch:
     remaining = last_epoch - saved_epoch
     if remaining == 0:
         print(
-            f"\n{PROG}: interrupted after the last epoch ({saved_epoch}) was saved in "
+            f"\n{PROG}: {stopped} after the last epoch ({saved_epoch}) was saved in "
             f"{checkpoint_path}; some figures may be missing.",
             file=sys.stderr,
         )
         return
     resume = f"{PROG} train --out {shlex.quote(str(out))} --resume --epochs {remaining}"
     print(
-        f"\n{PROG}: interrupted during epoch {saved_epoch + 1}; the checkpoint of epoch "
+        f"\n{PROG}: {stopped} during epoch {saved_epoch + 1}; the checkpoint of epoch "
         f"{saved_epoch} is intact in {checkpoint_path}.\nResume with: {resume}",
         file=sys.stderr,
+    )
+
+
+@dataclass
+class Stopped:
+    """A training stopped by Ctrl-C (exit code 130) or SIGTERM (143), its state saved."""
+
+    exit_code: int
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that both stop a run the same way."""
+
+
+class RunWriteError(OSError):
+    """A file of the run could not be written (disk full, permission, read-only)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (a KeyboardInterrupt)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def what_is_kept(current: Run, saved_epoch: int | None, last_epoch: int, extra: str = "") -> str:
+    """One sentence: which checkpoint is intact, and the command that continues from it."""
+    if saved_epoch is None:
+        return "No epoch of this run was saved: start it again once the cause is fixed"
+    resume = (
+        f"{PROG} train --out {shlex.quote(str(current.out))} --resume"
+        f"{extra} --epochs {max(last_epoch - saved_epoch, 1)}"
+    )
+    return (
+        f"The checkpoint of epoch {saved_epoch} is intact in {current.checkpoint_path}; "
+        f"continue with: {resume}"
     )

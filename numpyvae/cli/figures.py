@@ -17,6 +17,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+# Every figure `train` may write into a run folder (which ones depends on the model).
+FIGURE_NAMES = (
+    "losses.png",
+    "reconstructions.png",
+    "samples.png",
+    "embeddings.png",
+    "manifold.png",
+    "latent_scatter.png",
+)
+
+
 def image_shape(model: VAE) -> tuple[int, int]:
     """How to show one data point: 28 x 28 for MNIST, else a strip of d pixels."""
     if model.data_dim == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:

@@ -18,6 +18,7 @@ from numpyvae.validation import InputError
 PROG = "numpyvae"
 DEFAULT_OUT = Path("runs") / "latest"
 CHECKPOINT_NAME = "checkpoint.npz"
+HISTORY_NAME = "history.json"
 DATA_CHOICES = ("auto", "embedded", "mnist")
 METHOD_CHOICES = ("mean", "sample")
 
@@ -71,6 +72,22 @@ def positive_float(text: str) -> float:
     if not (np.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number > 0 (e.g. 1e-3), got {text!r}")
     return value
+
+
+def output_dir(text: str) -> Path:
+    """A directory path; an empty one is refused (it would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"must be a directory path such as runs/latest, got {text!r}"
+        )
+    return Path(text)
+
+
+def output_file(text: str) -> Path:
+    """A file path; an empty one is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a file path, got {text!r}")
+    return Path(text)
 
 
 def layer_sizes(text: str) -> tuple[int, ...]:
@@ -247,7 +264,7 @@ def add_checkpoint_option(p: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PATH",
         default=DEFAULT_OUT / CHECKPOINT_NAME,
-        help="checkpoint written by `numpyvae train`",
+        help="checkpoint written by `numpyvae train`, or the run directory that holds it",
     )
 
 
@@ -257,8 +274,14 @@ def add_method_option(p: argparse.ArgumentParser, help: str) -> None:
 
 
 def add_out_file_option(p: argparse.ArgumentParser, help: str) -> None:
-    """--out FILE, the file a command writes."""
-    p.add_argument("--out", type=Path, metavar="FILE", default=None, help=help)
+    """--out FILE, the file a command writes, and --overwrite, which lets it replace one."""
+    p.add_argument("--out", type=output_file, metavar="FILE", default=None, help=help)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output file if it exists (never a run's checkpoint or history); "
+        "without it, an existing file is left as it is and the command stops",
+    )
 
 
 def add_seed_option(p: argparse.ArgumentParser) -> None:

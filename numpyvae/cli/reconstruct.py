@@ -7,6 +7,7 @@ import argparse
 from numpyvae.cli.data import labels_for
 from numpyvae.cli.figures import image_shape
 from numpyvae.cli.options import (
+    CommandError,
     Commands,
     add_checkpoint_option,
     add_command,
@@ -16,7 +17,7 @@ from numpyvae.cli.options import (
     add_seed_option,
     positive_int,
 )
-from numpyvae.cli.runs import default_output, load_for_inference, test_data
+from numpyvae.cli.runs import load_for_inference, output_path, test_data
 
 
 def add_parser(commands: Commands) -> None:
@@ -47,9 +48,16 @@ def run(args: argparse.Namespace) -> int:
     """`numpyvae reconstruct`: see its --help."""
     from numpyvae import plots
 
+    out = output_path(args, "reconstructions", (".png",))
     checkpoint = load_for_inference(args)
     model = checkpoint.model
     data = test_data(args, checkpoint)
+    available = data.x_test.shape[0]
+    if args.n > available:
+        raise CommandError(
+            f"--n {args.n} asks for more test images than there are ({available} in "
+            f"{data.source}); use --n {available} or fewer"
+        )
     x, c = data.x_test[: args.n], labels_for(model, data.y_test[: args.n])
     fig = plots.plot_reconstructions(
         x,
@@ -59,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
         title=f"Test images and their reconstructions (decoder mean at the posterior "
         f"{args.method})",
     )
-    print(plots.save_figure(fig, default_output(args, "reconstructions", ".png")))
+    print(plots.save_figure(fig, out))
     return 0

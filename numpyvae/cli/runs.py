@@ -9,14 +9,21 @@ from pathlib import Path
 
 import numpy as np
 
-from numpyvae.checkpoint import Checkpoint, read_checkpoint
+from numpyvae.checkpoint import Checkpoint, is_checkpoint, read_checkpoint
 from numpyvae.cli.data import Data, labels_for, load_data, resolve_binarize
-from numpyvae.cli.options import PROG, CommandError
+from numpyvae.cli.figures import FIGURE_NAMES
+from numpyvae.cli.options import CHECKPOINT_NAME, HISTORY_NAME, PROG, CommandError
 from numpyvae.vae import VAE
+
+# The files a training run owns in its folder: only `train` writes them.
+RUN_FILES = (CHECKPOINT_NAME, HISTORY_NAME, *FIGURE_NAMES)
 
 
 def read_run(path: Path, command: str) -> Checkpoint:
-    """The checkpoint at `path`, or an error that says how to make one."""
+    """The checkpoint at `path` (or in the run directory `path`), or an error that says how to
+    make one."""
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise CommandError(
             f"no checkpoint at {path}; train one first (`{PROG} train --out {path.parent}`) "
@@ -56,11 +63,32 @@ def test_data(args: argparse.Namespace, checkpoint: Checkpoint) -> Data:
     return data
 
 
-def default_output(args: argparse.Namespace, stem: str, suffix: str) -> Path:
-    """--out, or STEM_METHOD.SUFFIX next to the checkpoint."""
-    if args.out is not None:
-        return args.out
-    return args.checkpoint.parent / f"{stem}_{args.method}{suffix}"
+def output_path(args: argparse.Namespace, stem: str, suffixes: tuple[str, ...]) -> Path:
+    """Where a command writes: --out, or STEM_METHOD.SUFFIX next to the checkpoint.
+
+    The file must be new, or replaceable with --overwrite; its suffix must be one of
+    `suffixes` (the format written); and it is never a file of a run (its checkpoint or
+    history, which only `train` writes), --overwrite or not.
+    """
+    run_dir = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
+    out = args.out if args.out is not None else run_dir / f"{stem}_{args.method}{suffixes[0]}"
+    if out.is_dir():
+        raise CommandError(f"--out must be a file path, but {str(out)!r} is a directory")
+    if out.suffix.lower() not in suffixes:
+        raise CommandError(
+            f"--out must end in {' or '.join(suffixes)} (the format written), got {str(out)!r}"
+        )
+    protected = out.name in (CHECKPOINT_NAME, HISTORY_NAME) or (out.exists() and is_checkpoint(out))
+    if protected or out.resolve() == args.checkpoint.resolve():
+        raise CommandError(
+            f"--out {out} is a training run's file; only `{PROG} train` writes a run's checkpoint "
+            "and history: choose another --out"
+        )
+    if out.exists() and not args.overwrite:
+        raise CommandError(f"{out} exists; choose another --out, or add --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise CommandError(f"--out {out}: the directory {out.parent} does not exist")
+    return out
 
 
 def rest_name(model: VAE) -> str:

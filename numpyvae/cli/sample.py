@@ -18,7 +18,7 @@ from numpyvae.cli.options import (
     non_negative_int,
     positive_int,
 )
-from numpyvae.cli.runs import default_output, load_for_inference
+from numpyvae.cli.runs import load_for_inference, output_path
 
 
 def add_parser(commands: Commands) -> None:
@@ -62,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
     """`numpyvae sample`: see its --help."""
     from numpyvae import plots
 
+    label = args.label
+    stem = "samples" if label is None else f"samples_digit{label}"
+    out = output_path(args, stem, (".png",))
     checkpoint = load_for_inference(args)
     model = checkpoint.model
-    label = args.label
     if label is not None and model.n_classes is None:
         raise CommandError(
             f"--label {label} needs a conditional model (`{PROG} train --conditional`), but "
@@ -85,6 +87,5 @@ def run(args: argparse.Namespace) -> int:
             f"{args.n} generated {which}: {generation_name(model, args.method)}",
             image_shape=image_shape(model),
         )
-    stem = "samples" if label is None else f"samples_digit{label}"
-    print(plots.save_figure(fig, default_output(args, stem, ".png")))
+    print(plots.save_figure(fig, out))
     return 0

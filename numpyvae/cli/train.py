@@ -9,65 +9,51 @@ below are the training run's own.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from numpyvae.cli.data import N_DIGITS, Data, data_name, labels_for, load_data, resolve_binarize
-from numpyvae.cli.epochs import HISTORY_NAME, EpochEnd, report_interrupt
+from numpyvae.cli.epochs import (
+    EpochEnd,
+    RunWriteError,
+    Stopped,
+    Terminated,
+    report_interrupt,
+    terminate_as_interrupt,
+    what_is_kept,
+)
 from numpyvae.cli.figures import write_figures
+from numpyvae.cli.folder import claim_folder
 from numpyvae.cli.options import (
     CHECKPOINT_NAME,
     DEFAULT_OUT,
-    PROG,
+    HISTORY_NAME,
     CommandError,
     Commands,
     add_command,
     add_data_options,
     add_model_options,
-    in_option_words,
-    model_dest,
     non_negative_int,
+    output_dir,
     positive_float,
     positive_int,
 )
+from numpyvae.cli.run_options import (
+    RUN_DEFAULTS,
+    TRAINING_DEFAULTS,
+    check_resume_options,
+    model_config,
+    resumed_config,
+)
 from numpyvae.cli.runs import log_likelihood_report, read_run, rest_name
-from numpyvae.config import VAEConfig
-from numpyvae.config import options as model_options
 from numpyvae.optim import OPTIMIZERS
 from numpyvae.train import DivergenceError, Trainer
 from numpyvae.vae import VAE
-from numpyvae.validation import ConfigError
 
 DEFAULT_EPOCHS = 25
-# The defaults of the run's own options. With the model's (VAEConfig's) defaults, the default
-# run on the embedded subset takes under a minute on 2 cores and gives recognisable digits:
-# 784-400-20 in float64 trains at about 1.7 s an epoch there (float32: about 0.9 s); 25 epochs
-# took 45 s in all and reached a test loss of 108.5 nats per image.
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "data": "auto",
-    "data_dir": None,
-    "limit": None,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "optimizer": "adam",
-    "kl_warmup_epochs": 0,
-    "conditional": False,
-    "binarize": None,  # "dynamic" for the Bernoulli likelihood, "none" for the Gaussian
-}
-# Every option a run records, by destination, with its default.
-RUN_DEFAULTS: dict[str, Any] = {
-    **{
-        model_dest(name): field.default
-        for name, field in model_options().items()
-        if field.metadata.get("cli", True)
-    },
-    **TRAINING_DEFAULTS,
-}
-# The options a resumed run must share with the run it continues (a different value would
-# not continue the same computation); --data-dir may change because it is only a location.
-RESUME_FIXED = tuple(k for k in RUN_DEFAULTS if k != "data_dir")
 
 
 def add_parser(commands: Commands) -> None:
@@ -146,7 +132,7 @@ def add_parser(commands: Commands) -> None:
     run_group = p.add_argument_group("output")
     run_group.add_argument(
         "--out",
-        type=Path,
+        type=output_dir,
         metavar="DIR",
         default=DEFAULT_OUT,
         help="directory for the checkpoint, history and figures",
@@ -159,10 +145,15 @@ def add_parser(commands: Commands) -> None:
     run_group.add_argument(
         "--overwrite",
         action="store_true",
-        help="start a new run in OUT even though OUT holds one (its checkpoint is replaced at "
-        "the end of the first epoch); without it, train refuses to touch an existing run",
+        help="start a new run in OUT even though OUT holds one: the old run's checkpoint, "
+        "history and figures are removed first (nothing else in OUT); without it, train "
+        "refuses to touch an existing run",
     )
-    run_group.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_group.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none anyway when the output is not a terminal)",
+    )
     p.set_defaults(run=run)
 
 
@@ -196,11 +187,12 @@ def run(args: argparse.Namespace) -> int:
     """`numpyvae train`: see its --help."""
     started = time.perf_counter()
     current = start_run(args)
-    first_epoch = current.trainer.epoch + 1
-    print(describe(current, first_epoch, first_epoch + args.epochs - 1), flush=True)
-    result = train_with_checkpoints(current, args)
-    if result is None:
-        return 130
+    with claim_folder(current, overwrite=args.overwrite):
+        first_epoch = current.trainer.epoch + 1
+        print(describe(current, first_epoch, first_epoch + args.epochs - 1), flush=True)
+        result = train_with_checkpoints(current, args)
+    if isinstance(result, Stopped):
+        return result.exit_code
     train_seconds, written, log_likelihood = result
     print_summary(current, args, train_seconds, time.perf_counter() - started)
     if log_likelihood:
@@ -212,27 +204,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def start_run(args: argparse.Namespace) -> Run:
-    """A new run from the options, or, with --resume, the run saved in --out."""
+    """A new run from the options, or, with --resume, the run saved in --out; its data loaded.
+    Nothing is written yet."""
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise CommandError(f"--out must be a directory, but {str(out)!r} is a file")
     checkpoint_path = out / CHECKPOINT_NAME
     given = {k: getattr(args, k) for k in RUN_DEFAULTS if getattr(args, k) is not None}
+    if "data_dir" in given:  # stored absolute, so the run's commands work from any folder
+        given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
     if args.resume:
         checkpoint = read_run(checkpoint_path, "resume")
-        saved = checkpoint.metadata.get("config")
-        if saved is None:
-            raise CommandError(
-                f"{checkpoint_path}: no training options saved with it (not written by "
-                f"`{PROG} train`), so it cannot be resumed from the command line"
-            )
-        # Options added since the checkpoint was written take their defaults: the plain VAE.
-        config = {**RUN_DEFAULTS, **saved, "hidden": tuple(saved["hidden"])}
+        config = resumed_config(checkpoint, checkpoint_path)
         check_resume_options(given, config, checkpoint_path)
+        trainer = checkpoint.trainer
         if "data_dir" in given:
             config["data_dir"] = given["data_dir"]
+        if "lr" in given and given["lr"] != config["lr"]:
+            change = {"epoch": trainer.epoch, "lr": [config["lr"], given["lr"]]}
+            config["changes"] = [*config.get("changes", []), change]
+            config["lr"] = trainer.optimizer.lr = given["lr"]
         data = load_data(config, download=args.download)
-        trainer = checkpoint.trainer
         trainer.transform = data.transform
         return Run(trainer, config, data, out, resumed=True)
     if checkpoint_path.exists() and not args.overwrite:
@@ -244,23 +236,14 @@ def start_run(args: argparse.Namespace) -> Run:
     model_config(config, data_dim=1)  # refuse a bad combination before loading any data
     config["binarize"] = resolve_binarize(config["binarize"], config["likelihood"])
     data = load_data(config, download=args.download)
+    if config["data"] == "auto" and data.source.startswith("embedded"):
+        print(
+            "no full MNIST named (--data-dir, $NUMPYVAE_MNIST_DIR) or in the cache: training "
+            "on the embedded 10,000-image subset (--data mnist --download fetches the full set)",
+            flush=True,
+        )
     config["data"] = data_name(data.source)
     return Run(new_trainer(config, data), config, data, out, resumed=False)
-
-
-def model_config(config: dict[str, Any], data_dim: int) -> VAEConfig:
-    """The VAEConfig of a run's options; a bad combination is said in the options' words."""
-    fields = {
-        name: config[model_dest(name)]
-        for name, field in model_options().items()
-        if field.metadata.get("cli", True)
-    }
-    try:
-        return VAEConfig(
-            data_dim=data_dim, n_classes=N_DIGITS if config["conditional"] else None, **fields
-        )
-    except ConfigError as exc:
-        raise CommandError(in_option_words(str(exc))) from exc
 
 
 def new_trainer(config: dict[str, Any], data: Data) -> Trainer:
@@ -276,26 +259,6 @@ def new_trainer(config: dict[str, Any], data: Data) -> Trainer:
         transform=data.transform,
         kl_warmup_steps=config["kl_warmup_epochs"] * steps_per_epoch,
     )
-
-
-def check_resume_options(given: dict[str, Any], config: dict[str, Any], path: Path) -> None:
-    """Refuse options that would make a resumed run differ from the run it continues."""
-    for key in RESUME_FIXED:
-        if key == "data" and given.get(key) == "auto":
-            continue  # "auto" was resolved when the run started; it matches either
-        if key in given and given[key] != config[key]:
-            option = "--" + key.replace("_", "-")
-            shown = ",".join(map(str, given[key])) if key == "hidden" else given[key]
-            was = ",".join(map(str, config[key])) if key == "hidden" else config[key]
-            if key == "conditional":  # a flag: it can only have been given to a plain run
-                raise CommandError(
-                    f"{option} was given, but the run in {path} is not conditional; a resumed "
-                    f"run keeps its options: leave {option} out"
-                )
-            raise CommandError(
-                f"{option} {shown} differs from the run in {path} ({option} {was}); a resumed "
-                f"run keeps its options: leave {option} out"
-            )
 
 
 def describe(current: Run, first_epoch: int, last_epoch: int) -> str:
@@ -318,40 +281,48 @@ def describe(current: Run, first_epoch: int, last_epoch: int) -> str:
 
 def train_with_checkpoints(
     current: Run, args: argparse.Namespace
-) -> tuple[float, list[Path], str | None] | None:
+) -> tuple[float, list[Path], str | None] | Stopped:
     """The epochs, each followed by a checkpoint, then the figures (and the log p(x)
-    estimate). Returns (seconds of training, figures written, the estimate's report), or None
-    after Ctrl-C, once the resume hint is printed."""
+    estimate). Returns (seconds of training, figures written, the estimate's report), or
+    `Stopped` after Ctrl-C or SIGTERM, once the resume hint is printed. A divergence or a
+    failed write (disk full, permission) ends in one error that says what is intact and how
+    to continue."""
     trainer, data = current.trainer, current.data
     model = trainer.model
     last_epoch = trainer.epoch + args.epochs
     epoch_end = EpochEnd(current, last_epoch)
-    current.out.mkdir(parents=True, exist_ok=True)
     try:
-        train_started = time.perf_counter()
-        trainer.fit(
-            data.x_train,
-            args.epochs,
-            y_train=labels_for(model, data.y_train),
-            x_test=data.x_test,
-            y_test=labels_for(model, data.y_test),
-            progress=not args.no_progress,
-            on_epoch_end=epoch_end,
-        )
-        train_seconds = time.perf_counter() - train_started
-        written = write_figures(current.out, model, trainer, data)
-        report = None
-        if args.eval_log_likelihood:
-            report = log_likelihood_report(
-                model, data.x_test, data.y_test, args.eval_log_likelihood
+        with terminate_as_interrupt():
+            train_started = time.perf_counter()
+            trainer.fit(
+                data.x_train,
+                args.epochs,
+                y_train=labels_for(model, data.y_train),
+                x_test=data.x_test,
+                y_test=labels_for(model, data.y_test),
+                progress=not args.no_progress and sys.stderr.isatty(),
+                on_epoch_end=epoch_end,
             )
-    except KeyboardInterrupt:
-        report_interrupt(current.out, epoch_end.saved_epoch, last_epoch, trainer.epoch)
-        return None
+            train_seconds = time.perf_counter() - train_started
+            written = write_figures(current.out, model, trainer, data)
+            report = None
+            if args.eval_log_likelihood:
+                report = log_likelihood_report(
+                    model, data.x_test, data.y_test, args.eval_log_likelihood
+                )
+    except KeyboardInterrupt as exc:
+        signal_name = "SIGTERM" if isinstance(exc, Terminated) else None
+        report_interrupt(current.out, epoch_end.saved_epoch, last_epoch, trainer.epoch, signal_name)
+        return Stopped(143 if signal_name else 130)
     except DivergenceError as exc:
-        saved = epoch_end.saved_epoch
-        kept = "" if saved is None else f"; {current.checkpoint_path} keeps epoch {saved}"
-        raise DivergenceError(f"{exc}{kept}") from exc
+        lower = f"{trainer.optimizer.lr / 10:g}"
+        raise DivergenceError(
+            f"{exc}. {what_is_kept(current, epoch_end.saved_epoch, last_epoch, f' --lr {lower}')}"
+        ) from exc
+    except OSError as exc:
+        raise RunWriteError(
+            f"{exc}. {what_is_kept(current, epoch_end.saved_epoch, last_epoch)}"
+        ) from exc
     return train_seconds, written, report
 
 

@@ -13,10 +13,12 @@ from .mnist import (
     MNIST_SHA256,
     ChecksumMismatchError,
     MNISTDownloadError,
+    MNISTNotFoundError,
     default_cache_dir,
     find_mnist,
     load_mnist,
     mnist_available,
+    named_mnist_dir,
 )
 from .synthetic import gaussian_mixture, pinwheel, two_moons
 
@@ -29,6 +31,7 @@ __all__ = [
     "MNIST_SHA256",
     "ChecksumMismatchError",
     "MNISTDownloadError",
+    "MNISTNotFoundError",
     "binarize",
     "build_embedded_subset",
     "default_cache_dir",
@@ -38,6 +41,7 @@ __all__ = [
     "load_embedded_mnist",
     "load_mnist",
     "mnist_available",
+    "named_mnist_dir",
     "pinwheel",
     "read_idx",
     "two_moons",

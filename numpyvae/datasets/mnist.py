@@ -40,6 +40,7 @@ __all__ = [
     "MNIST_SHA256",
     "ChecksumMismatchError",
     "MNISTDownloadError",
+    "MNISTNotFoundError",
     "default_cache_dir",
     "find_mnist",
     "load_mnist",
@@ -77,6 +78,10 @@ _CHUNK = 1 << 20
 
 class ChecksumMismatchError(InvalidValueError):
     """A file's decompressed bytes do not have the expected SHA-256."""
+
+
+class MNISTNotFoundError(InputError, FileNotFoundError):
+    """The MNIST files are not where they were asked for; the message names what is missing."""
 
 
 class MNISTDownloadError(InputError, RuntimeError):
@@ -156,6 +161,12 @@ def _user_dir(data_dir: str | os.PathLike | None) -> tuple[Path, str] | None:
     return None
 
 
+def named_mnist_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The MNIST directory the user named (`data_dir`, else ``$NUMPYVAE_MNIST_DIR``), or None."""
+    user = _user_dir(data_dir)
+    return None if user is None else user[0]
+
+
 def mnist_available(
     data_dir: str | os.PathLike | None = None, *, cache_dir: str | os.PathLike | None = None
 ) -> bool:
@@ -187,7 +198,7 @@ def find_mnist(
         directory, origin = user
         missing = _missing(directory)
         if missing:
-            raise FileNotFoundError(
+            raise MNISTNotFoundError(
                 f"MNIST directory {directory} (from {origin}) lacks {', '.join(missing)} "
                 f"(as NAME.gz or NAME); nothing is downloaded into an explicit directory. "
                 + _how_to_place(directory)
@@ -196,7 +207,7 @@ def find_mnist(
     directory = default_cache_dir(cache_dir)
     missing = _missing(directory)
     if missing and not download:
-        raise FileNotFoundError(
+        raise MNISTNotFoundError(
             f"MNIST not found: the cache {directory} lacks {', '.join(missing)} and "
             "download=False. " + _how_to_place(directory)
         )
@@ -322,7 +333,7 @@ def load_mnist_arrays(directory: str | os.PathLike) -> dict[str, np.ndarray]:
     directory = Path(directory)
     missing = _missing(directory)
     if missing:
-        raise FileNotFoundError(
+        raise MNISTNotFoundError(
             f"{directory} lacks {', '.join(missing)}. " + _how_to_place(directory)
         )
     arrays = {}
