@@ -277,8 +277,8 @@ def check_continuous(x: np.ndarray) -> None:
     if x.size and np.all((x == 0) | (x == 1)):
         raise InvalidValueError(
             "objective='fisher' needs continuous data, got values that are all 0 or 1 "
-            "(binarized digits?): use grayscale data with a little noise (--binarize none "
-            "--noise 0.1)"
+            "(binarized digits?): train on grayscale intensities (--binarize none), to which "
+            "the command line adds N(0, 0.1^2) noise"
         )
 
 
@@ -299,6 +299,7 @@ class FisherObjective(Objective):
     """
 
     name = "fisher"
+    summary = "the Fisher auto-encoder's score-matching loss (derivations.md §12)"
 
     def __init__(self, score: str = "partial", detach_decoder_score: bool = False) -> None:
         if score not in SCORES:
