@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from numpyvae.config import VAEConfig, options
+from numpyvae.kernels import FlatArrays
 from numpyvae.layers.mlp import MLP
 from numpyvae.likelihoods import make_likelihood
 from numpyvae.objectives import OBJECTIVES, LossParts, ObjectiveGrad
@@ -148,6 +149,23 @@ class VAE:
         self.params = {f"encoder.{n}": p for n, p in self.encoder.params.items()}
         self.params.update({f"decoder.{n}": p for n, p in self.decoder.params.items()})
         self.params.update({f"likelihood.{n}": p for n, p in self.likelihood.params.items()})
+        self._share_flat_buffers()
+
+    def _share_flat_buffers(self) -> None:
+        """Move every parameter into one flat buffer, and the networks' gradients into
+        another of the same layout (numpyvae.kernels.FlatArrays): `params` stays a dict of
+        the live arrays by name, the Dense layers write their gradients straight into the
+        buffer, and an optimizer updates the whole model with one call per formula line."""
+        params = FlatArrays.gather(self.params)
+        self._grads = params.zeros_like()
+        for prefix, net in (("encoder.", self.encoder), ("decoder.", self.decoder)):
+            own = {n: prefix + n for n in net.params}
+            net.adopt(
+                {n: params[f] for n, f in own.items()}, {n: self._grads[f] for n, f in own.items()}
+            )
+        for n in self.likelihood.params:
+            self.likelihood.params[n] = params[f"likelihood.{n}"]
+        self.params = params
 
     # ----------------------------------------------------------------- the options
     @property
@@ -254,7 +272,9 @@ class VAE:
         """Every parameter's gradient from a pathwise objective's partial derivatives at the
         last `forward`, and d log p(x|z) / d out (M, B, d') (derivations.md §6.3).
 
-        Returns grads[name] shaped like params[name]; nothing accumulates between calls.
+        Returns grads[name] shaped like params[name]; nothing accumulates between calls. The
+        layers write into one flat buffer; what is returned is a copy of it (one pass), which
+        the next call leaves alone.
         """
         M, B, _ = dlog_px.shape
         k = self.latent_dim
@@ -274,12 +294,11 @@ class VAE:
         dh = self.posterior.sample_backward(dz)
         dh += objective.dh
         self.encoder.backward(dh, need_input_grad=False)
-        grads = {f"encoder.{n}": g for n, g in self.encoder.grads.items()}
-        grads.update({f"decoder.{n}": g for n, g in self.decoder.grads.items()})
         if self.likelihood.params:
             own = self.likelihood.backward_params(objective.dlog_px)
-            grads.update({f"likelihood.{n}": g for n, g in own.items()})
-        return grads
+            for n, g in own.items():
+                self._grads[f"likelihood.{n}"][...] = g
+        return self._grads.copy()
 
     def gradients(self, batch: Batch, eps: np.ndarray) -> tuple[LossParts, dict[str, np.ndarray]]:
         """One forward-backward of the configured objective on a prepared batch and checked

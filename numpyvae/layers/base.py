@@ -11,7 +11,8 @@ class Layer:
     `forward(x)` computes the output and caches what the backward needs. `backward(dout)`
     takes dL/d(output) and returns dL/d(input); for a layer with parameters it also
     *overwrites* `grads[name]` with dL/d(params[name]). Overwrite, not accumulate: calling
-    backward twice leaves the gradient of the last call, never a stale sum.
+    backward twice leaves the gradient of the last call, never a stale sum. Dense writes into
+    the same arrays each time (they may be views of a model's flat buffer): copy to keep one.
     """
 
     def __init__(self) -> None:

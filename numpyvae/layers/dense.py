@@ -75,8 +75,10 @@ class Dense(Layer):
         the product dout W^T is skipped and None is returned.
         """
         x = self._saved("_x")
-        self.grads["W"] = x.T @ dout
-        self.grads["b"] = dout.sum(axis=0)
+        # Written into the gradient arrays themselves (out=): in a model they are views of
+        # one flat buffer that the optimizer reads in a single pass (numpyvae.kernels).
+        np.matmul(x.T, dout, out=self.grads["W"])
+        np.sum(dout, axis=0, out=self.grads["b"])
         return dout @ self.params["W"].T if need_input_grad else None
 
     def vjp(self, dout: np.ndarray) -> np.ndarray:
@@ -101,14 +103,24 @@ class Dense(Layer):
         Overwrites `grads`; without `need_input_grad` the two input products are skipped.
         """
         x, dx = self._saved("_x"), self._saved("_dx")
-        grad_W = x.T @ dout
+        grad_W = np.matmul(x.T, dout, out=self.grads["W"])
         grad_W += dx.T @ dtangent
-        self.grads["W"] = grad_W
-        self.grads["b"] = dout.sum(axis=0)
+        np.sum(dout, axis=0, out=self.grads["b"])
         if not need_input_grad:
             return None, None
         W = self.params["W"]
         return dout @ W.T, dtangent @ W.T
+
+    def adopt(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Keep W, b and their gradients in the given arrays from now on (shaped like them).
+
+        The values move into `params`; the model passes views of its flat buffers
+        (numpyvae.kernels.FlatArrays), so that one optimizer pass updates every layer.
+        """
+        for name in ("W", "b"):
+            params[name][...] = self.params[name]
+            grads[name][...] = self.grads[name]
+            self.params[name], self.grads[name] = params[name], grads[name]
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"

@@ -47,6 +47,17 @@ class MLP(Layer):
         # update, or a finite-difference nudge, changes the weights the forward pass uses.
         self.params = {f"{i}.{k}": v for i, d in enumerate(self.dense) for k, v in d.params.items()}
 
+    def adopt(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Keep every Dense layer's parameters and gradients in the given arrays, named
+        "<i>.W" and "<i>.b" like `params` (views of the model's flat buffers); the values
+        move into them (Dense.adopt)."""
+        for i, dense in enumerate(self.dense):
+            names = {k: f"{i}.{k}" for k in dense.params}
+            dense.adopt(
+                {k: params[n] for k, n in names.items()}, {k: grads[n] for k, n in names.items()}
+            )
+        self.params = {f"{i}.{k}": v for i, d in enumerate(self.dense) for k, v in d.params.items()}
+
     @property
     def grads(self) -> dict[str, np.ndarray]:
         """dL/d(param) for every parameter, as left by the last backward."""
