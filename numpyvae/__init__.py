@@ -5,7 +5,8 @@ The objective everywhere in this package is the negative ELBO, stated once in
 dimensions, averaged over the Monte Carlo samples of each data point, averaged over the batch.
 """
 
+from numpyvae.config import VAEConfig
 from numpyvae.vae import VAE, LossParts
+from numpyvae.version import __version__
 
-__all__ = ["VAE", "LossParts", "__version__"]
-__version__ = "0.1.0"
+__all__ = ["VAE", "LossParts", "VAEConfig", "__version__"]

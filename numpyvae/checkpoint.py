@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from numpyvae import __version__
 from numpyvae.atomic import PathLike, atomic_write
 from numpyvae.config import VAEConfig
 from numpyvae.history import HISTORY_KEYS, History
 from numpyvae.optim import OPTIMIZERS, SGD, Adam, Optimizer
 from numpyvae.train import Trainer
 from numpyvae.vae import VAE
-from numpyvae.validation import InvalidTypeError, InvalidValueError
+from numpyvae.validation import InputError, InvalidTypeError, InvalidValueError
+from numpyvae.version import __version__
 
 # Version 2 records the model's VAEConfig as the architecture and the current KL weight with
 # the trainer; version 1 (numpyvae 0.1.0 before VAEConfig) is migrated on reading.
@@ -50,6 +50,10 @@ READABLE_VERSIONS = (1, 2)
 
 class CheckpointError(InvalidValueError):
     """A file is not a readable numpyvae checkpoint (corrupt, truncated, other version, ...)."""
+
+
+class CheckpointNotFoundError(InputError, FileNotFoundError):
+    """There is no file at the checkpoint's path."""
 
 
 @dataclass
@@ -276,7 +280,7 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """Every array of the .npz at `path`, read completely so each member's CRC is checked."""
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise CheckpointNotFoundError(f"no checkpoint at {path}")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -286,9 +290,16 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except CheckpointError:
         raise
     except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, OSError, ...
+        # NumPy's own advice for pickled arrays (allow_pickle=True) would run code from the
+        # file: a checkpoint never holds Python objects, so say that instead.
+        detail = (
+            "it holds pickled Python objects, which a numpyvae checkpoint never does"
+            if "allow_pickle" in str(exc)
+            else f"{type(exc).__name__}: {exc}"
+        )
         raise CheckpointError(
             f"{path}: not a readable .npz checkpoint; the file is corrupt, truncated or of "
-            f"another kind ({type(exc).__name__}: {exc})"
+            f"another kind ({detail})"
         ) from exc
 
 

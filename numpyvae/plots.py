@@ -226,15 +226,20 @@ def pca(z: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Project z (N, k) onto its first principal components, by the SVD of the centred data.
 
     Returns (projected (N, n_components), explained (n_components,)), where explained[i] is
-    the fraction of the total variance along component i.
+    the fraction of the total variance along component i. With fewer points than components
+    (N = 1, say) the missing components are 0: there is no variance left to project on.
     """
     z = np.asarray(z, dtype=np.float64)
     centred = z - z.mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    variance = s**2
-    total = variance.sum()
-    explained = variance[:n_components] / total if total > 0 else np.zeros(n_components)
-    return centred @ vt[:n_components].T, explained
+    variance = np.zeros(n_components)
+    found = min(n_components, s.shape[0])
+    variance[:found] = s[:found] ** 2
+    total = float(np.sum(s**2))
+    explained = variance / total if total > 0 else np.zeros(n_components)
+    projected = np.zeros((z.shape[0], n_components))
+    projected[:, :found] = centred @ vt[:found].T
+    return projected, explained
 
 
 def _labelled_scatter(fig: Figure, ax, points: np.ndarray, labels: np.ndarray | None) -> None:

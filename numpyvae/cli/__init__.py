@@ -20,11 +20,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from numpyvae import __version__
 from numpyvae.cli import encode, evaluate, notebooks, reconstruct, sample, train
 from numpyvae.cli.options import PROG, Parser
 from numpyvae.train import DivergenceError
 from numpyvae.validation import InputError
+from numpyvae.version import __version__
 
 # The commands in the order `--help` lists them; a new command is a module and a line here.
 COMMANDS = (train, sample, encode, reconstruct, evaluate, notebooks)

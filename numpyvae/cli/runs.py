@@ -44,6 +44,13 @@ def test_data(args: argparse.Namespace, checkpoint: Checkpoint) -> Data:
     """The test set as it was prepared in training, unless options say otherwise."""
     model = checkpoint.model
     saved = checkpoint.metadata.get("config", {})
+    if args.data_dir and not args.data and saved.get("data") == "embedded":
+        raise CommandError(
+            f"--data-dir {args.data_dir}: this run was trained on the embedded subset, which "
+            "reads no directory; add --data mnist to use the full MNIST files there"
+        )
+    if args.data_dir:  # absolute, as train stores it
+        args.data_dir = str(Path(args.data_dir).expanduser().resolve())
     config = {
         "data": args.data or saved.get("data", "auto"),
         "data_dir": args.data_dir or saved.get("data_dir"),

@@ -35,9 +35,14 @@ def _check_real(name: str, value: object, positive: bool = False) -> float:
 
 
 def _check_rng(rng: object) -> np.random.Generator:
+    """The generator to draw from: `rng` itself, or a fresh unseeded one for None (as NumPy's
+    own functions do); anything else is refused."""
+    if rng is None:
+        return np.random.default_rng()
     if not isinstance(rng, np.random.Generator):
         raise InvalidTypeError(
-            f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), got {rng!r}"
+            f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)) or None, "
+            f"got {rng!r}"
         )
     return rng
 
@@ -57,7 +62,7 @@ def two_moons(
     Args:
         n: number of points (>= 2); half (rounded up) on moon 0, the rest on moon 1.
         noise: standard deviation of the isotropic Gaussian noise added to each point.
-        rng: random generator (required; the only source of randomness).
+        rng: random generator, the only source of randomness (None: a fresh unseeded one).
 
     Returns:
         x (n, 2) float64 and labels (n,) int64 in {0, 1}.
@@ -88,7 +93,7 @@ def gaussian_mixture(
             radius * (cos(2 pi k / K), sin(2 pi k / K)).
         radius: radius of the circle of means (>= 0).
         std: standard deviation of each component (> 0).
-        rng: random generator (required; the only source of randomness).
+        rng: random generator, the only source of randomness (None: a fresh unseeded one).
 
     Returns:
         x (n, 2) float64 and labels (n,) int64, the component of each point.
@@ -124,7 +129,7 @@ def pinwheel(
         radial_std: spread along each arm (>= 0).
         tangential_std: spread across each arm (>= 0).
         rate: how strongly the arms bend (>= 0).
-        rng: random generator (required; the only source of randomness).
+        rng: random generator, the only source of randomness (None: a fresh unseeded one).
 
     Returns:
         x (n, 2) float64 and labels (n,) int64, the arm of each point.
