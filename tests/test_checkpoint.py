@@ -332,3 +332,25 @@ def test_a_conditional_model_resumes_bitwise(tmp_path, data):
     assert resumed.model.n_classes == 3
     fit(resumed, 2)
     assert same_state(straight, resumed)
+
+
+def test_a_format_1_checkpoint_loads_migrated(tmp_path, data):
+    """Format 1 (before VAEConfig) kept the KL weight of the moment in the architecture and the
+    configured one with the trainer; it loads as the same model, trainer and weight."""
+    trainer = make_trainer(warmup=12, beta=0.5)
+    trainer.fit(data[0], 1, x_test=data[1])  # 5 steps: beta was last set at step 4 of 12
+    path = save_checkpoint(tmp_path / "checkpoint.npz", trainer)
+
+    def to_format_1(arrays):
+        meta = json.loads(str(arrays["meta"]))
+        meta["format_version"] = 1
+        meta["architecture"]["beta"] = meta["trainer"].pop("beta_now")
+        arrays.update(format_version=np.array(1), meta=np.array(json.dumps(meta)))
+
+    rewrite(path, to_format_1)
+    restored = load_checkpoint(path)
+    assert restored.model.config == trainer.model.config and restored.model.config.beta == 0.5
+    assert restored.model.beta == trainer.model.beta == pytest.approx(4 / 12 * 0.5)
+    assert restored.final_beta == 0.5 and restored.kl_warmup_steps == 12
+    for name, p in trainer.model.params.items():
+        assert np.array_equal(restored.model.params[name], p), name
