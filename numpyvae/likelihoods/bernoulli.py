@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
-from numpyvae.layers.activations import sigmoid
+from numpyvae.layers.activations import sigmoid, softplus
 from numpyvae.likelihoods.base import Likelihood
 from numpyvae.validation import InvalidValueError
 
@@ -20,6 +21,45 @@ def flush_limit(dtype: np.dtype) -> float:
     (exp(-87.3) in float32) that the loss's scaling by 1/(M B) cannot bring them into it.
     """
     return 0.8 * -float(np.log(np.finfo(dtype).tiny))
+
+
+def bernoulli_reference(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The formulas as written (derivations.md §5.3): x (B, d), logits (M, B, d) ->
+
+    log p(x|z) = sum_i [x_i l_i - softplus(l_i)] (M, B), d log p / dl = x - sigmoid(l) (M, B, d).
+    """
+    log_p = np.sum(x * logits - softplus(logits), axis=-1)
+    return log_p, x - sigmoid(logits)
+
+
+def bernoulli_fast(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`bernoulli_reference` from one tanh and one log1p per entry (the float32 path).
+
+    With t = tanh(l/2): sigmoid(l) = (1 + t)/2 (the package's `sigmoid`), so
+    x - sigmoid(l) = (x - 1/2) - t/2; and softplus(l) = max(l, 0) + log(1 + e^-|l|) with
+    1 + e^-|l| = 2 / (1 + |t|), while x l - max(l, 0) = (x - 1/2) l - |l|/2. Hence
+
+        log p = sum_i [(x_i - 1/2) l_i - |l_i|/2 + (log1p(|t_i|) - log 2)].
+
+    tanh saturates at exactly +-1 where |l| is large, so sigmoid is then exactly 0 or 1 and
+    the last bracket exactly 0: no subnormal number and no overflow arise, and no clamp is
+    needed (derivations.md §11). Measured on 128 x 784 float32 logits here, tanh, log1p and
+    exp cost 35-45 us each, and np.maximum, np.where and np.copysign 40-340 us, against
+    6-15 us for + - * and abs: the kernel uses the first two and none of the last three.
+    """
+    x_centred = x - 0.5
+    half = logits * 0.5
+    t = np.tanh(half)
+    terms = x_centred * logits
+    terms -= np.abs(half, out=half)  # (x - 1/2) l - |l|/2 = x l - max(l, 0)
+    log_term = np.abs(t)
+    np.log1p(log_term, out=log_term)
+    log_term -= math.log(2.0)  # -log(1 + e^-|l|), exactly 0 where tanh saturates
+    terms += log_term
+    log_p = terms.sum(axis=-1)
+    t *= 0.5
+    grad = np.subtract(x_centred, t, out=terms)  # x - 1/2 - t/2 = x - sigmoid(l)
+    return log_p, grad
 
 
 class Bernoulli(Likelihood):
@@ -36,7 +76,11 @@ class Bernoulli(Likelihood):
 
         softplus(l) = max(l, 0) + log1p(exp(-|l|)) never overflows, unlike log(sigmoid(l)).
         Both come from one exp(-|l|), so the hot path evaluates no exponential twice.
+        float32 (training) runs `bernoulli_fast`; float64, the precision of the gradient
+        checks, keeps log1p and the lines below.
         """
+        if out.dtype == np.float32:
+            return bernoulli_fast(x, out)
         e = np.abs(out)
         # Where exp(-|l|) would be nearly subnormal it is set to 0 (derivations.md §11):
         # arithmetic on subnormal numbers is ten times slower on x86, and there the terms it
