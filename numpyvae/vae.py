@@ -272,9 +272,9 @@ class VAE:
         """Every parameter's gradient from a pathwise objective's partial derivatives at the
         last `forward`, and d log p(x|z) / d out (M, B, d') (derivations.md §6.3).
 
-        Returns grads[name] shaped like params[name]; nothing accumulates between calls. The
-        layers write into one flat buffer; what is returned is a copy of it (one pass), which
-        the next call leaves alone.
+        Returns grads[name] shaped like params[name]; nothing accumulates between calls. They
+        are the model's gradient buffer itself (the layers write into it; an optimizer reads
+        it in place), so the next backward overwrites them: `loss_and_grads` returns a copy.
         """
         M, B, _ = dlog_px.shape
         k = self.latent_dim
@@ -298,11 +298,12 @@ class VAE:
             own = self.likelihood.backward_params(objective.dlog_px)
             for n, g in own.items():
                 self._grads[f"likelihood.{n}"][...] = g
-        return self._grads.copy()
+        return self._grads
 
     def gradients(self, batch: Batch, eps: np.ndarray) -> tuple[LossParts, dict[str, np.ndarray]]:
         """One forward-backward of the configured objective on a prepared batch and checked
-        eps (M, B, k): the loss (with the current beta) and every parameter's gradient."""
+        eps (M, B, k): the loss (with the current beta) and every parameter's gradient, in the
+        model's gradient buffer, which the next call overwrites (the trainer's hot path)."""
         return self.objective_fn.loss_and_grads(self, batch, eps)
 
     def log_weights(self, batch: Batch, eps: np.ndarray) -> np.ndarray:
@@ -326,11 +327,12 @@ class VAE:
 
         x (B, d); eps (M, B, k), or (B, k) for M = 1, or None to draw M = `n_samples` from the
         model's generator; c (B,) integer labels in [0, n_classes) for a conditional model.
-        Returns (LossParts, grads) with grads[name] shaped like params[name]. The same eps
-        serves the forward and the backward.
+        Returns (LossParts, grads) with grads[name] shaped like params[name], arrays of the
+        caller's that later calls leave alone. The same eps serves the forward and the backward.
         """
         batch = self.prepare(x, c)
-        return self.gradients(batch, self.noise(eps, len(batch)))
+        parts, grads = self.gradients(batch, self.noise(eps, len(batch)))
+        return parts, FlatArrays.gather(grads)
 
     def log_likelihood(
         self, x: np.ndarray, n_samples: int = 5000, *, c: np.ndarray | None = None, **chunks
