@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 
+from docutils import nodes
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # autodoc documents this checkout, not another installed copy
 
@@ -42,8 +44,12 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
-# "derivations.md §N.M", or a bare "§N.M" (in this project § always means derivations.md)
-CITATION = re.compile(r"(derivations\.md,? )?(?:§|section )(\d+(?:\.\d+)?)")
+# "derivations.md §N.M" (or "derivations.md section N.M"), or a bare "§N.M": in this project §
+# always means derivations.md. A bare "section 1.3" may be a paper's and is left alone.
+CITATION = re.compile(r"(?:derivations\.md,? (?:§|section )|§)(\d+(?:\.\d+)?)")
+SECTIONS = set(
+    re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (ROOT / "derivations.md").read_text("utf-8"), re.M)
+)
 # The project's docstrings are plain text, not reStructuredText: these characters would start
 # inline markup (emphasis, interpreted text, substitutions, references) and are escaped.
 RST_SPECIAL = re.compile(r"([\\*`|_])")
@@ -59,8 +65,10 @@ def link_citations(line: str) -> str:
     parts = []
     position = 0
     for m in CITATION.finditer(line):
+        if m.group(1) not in SECTIONS:
+            continue  # not a section of derivations.md: stays text (test_derivations reports it)
         parts.append(RST_SPECIAL.sub(r"\\\1", line[position : m.start()]))
-        parts.append(f"\\ :ref:`{m.group()} <{section_label(m.group(2))}>`\\ ")
+        parts.append(f"\\ :ref:`{m.group()} <{section_label(m.group(1))}>`\\ ")
         position = m.end()
     parts.append(RST_SPECIAL.sub(r"\\\1", line[position:]))
     return "".join(parts)
@@ -95,11 +103,24 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 def project_bases(app, name, obj, options, bases: list) -> None:
     """autodoc-process-bases: list only the project's own base classes.
 
-    A builtin base (object, ValueError) has no page here: the site is offline and self-contained.
+    Another library's class (object, abc.ABC, argparse.ArgumentParser) has no page here: the
+    site is offline and self-contained.
     """
-    bases[:] = [base for base in bases if getattr(base, "__module__", "") != "builtins"]
+    bases[:] = [b for b in bases if getattr(b, "__module__", "").split(".")[0] == project]
+
+
+def outside_reference(app, env, node, contnode):
+    """missing-reference: a name from outside the package (numpy.ndarray, matplotlib's Figure in
+    a signature) is shown as code, not as a link; a missing numpyvae name stays a broken
+    reference, which tests/test_site.py reports."""
+    if node.get("reftarget", "").split(".")[0] == project:
+        return None
+    if isinstance(contnode, nodes.Element):
+        contnode["classes"] = [c for c in contnode["classes"] if c != "xref"]
+    return contnode
 
 
 def setup(app) -> None:
     app.connect("autodoc-process-docstring", docstring_to_rest)
     app.connect("autodoc-process-bases", project_bases)
+    app.connect("missing-reference", outside_reference)

@@ -10,7 +10,8 @@ The site is built by `python docs/build.py` into a temporary folder (about two m
 notebooks run), or taken from $NUMPYVAE_SITE (a built `html` folder). Needs Debian's chromium and
 the playwright client (which drives the installed browser and downloads none), and the packages of
 the `site` extra to build: `.ci/install-site-tools` installs them all; without them the test skips.
-Screenshots of the home page, the derivations and a notebook go to build/site-screenshots/.
+Screenshots of the home page, the derivations, a notebook and an API page go to
+build/site-screenshots/.
 """
 
 from __future__ import annotations
@@ -173,17 +174,30 @@ def pages(browser, site, server) -> dict[str, dict]:
     """Every HTML page of the site, loaded once: what INSPECT_PAGE saw, plus the page's events."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     notebooks = sorted(p.relative_to(site).as_posix() for p in site.glob("notebooks/0*.html"))
-    shots = {"index.html": "home", "derivations.html": "derivations"}
+    shots = {
+        "index.html": "home",
+        "derivations.html": "derivations",
+        "api/numpyvae.vae.html": "api",
+    }
     shots.update({notebooks[0]: "notebook"} if notebooks else {})
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()  # one tab for all: a new one per page costs a renderer each time
+    events: list[str] = []
+    page.on("console", lambda m: events.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda err: events.append(f"page error: {err}"))
+    # A request the next navigation cancels (the favicon, often) is ERR_ABORTED, not a failure;
+    # a missing file is a 404 and shows up as a response and in the server's failures.
+    page.on(
+        "requestfailed",
+        lambda r: (
+            r.failure != "net::ERR_ABORTED"
+            and events.append(f"request failed ({r.failure}): {r.url}")
+        ),
+    )
+    page.on("response", lambda r: r.status >= 400 and events.append(f"{r.status} {r.url}"))
     results = {}
     for path in sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")):
-        page = context.new_page()
-        events: list[str] = []
-        page.on("console", lambda m, e=events: e.append(f"console {m.type}: {m.text}"))
-        page.on("pageerror", lambda err, e=events: e.append(f"page error: {err}"))
-        page.on("requestfailed", lambda r, e=events: e.append(f"request failed: {r.url}"))
-        page.on("response", lambda r, e=events: r.status >= 400 and e.append(f"{r.status} {r.url}"))
+        events.clear()
         page.goto(server + path, wait_until="load")
         results[path] = page.evaluate(INSPECT_PAGE)
         results[path]["events"] = [e for e in events if not e.startswith("console info")]
@@ -191,7 +205,6 @@ def pages(browser, site, server) -> dict[str, dict]:
             page.evaluate("document.querySelector('.cell_output img')?.scrollIntoView()")
         if path in shots:
             page.screenshot(path=str(SCREENSHOTS / f"{shots[path]}.png"), full_page=False)
-        page.close()
     context.close()
     return results
 
