@@ -285,24 +285,21 @@ def _name_factor(name: str, c: float, sizes: Mapping[str, int]) -> tuple[str, st
     return "factor", f"{said}: one constant factor is wrong."
 
 
-def report_syntax_errors() -> bool:
+def report_syntax_errors() -> None:
     """In IPython, make a cell with a syntax error print a FAIL line instead of raising.
 
     "Run All" stops at the first cell that raises; with this, a syntax error in one answer
     leaves the other exercises' checks running, and the answer it would have defined is
-    removed so its check says it is not defined. Returns whether it was installed (False
-    outside IPython, e.g. in a plain script, where nothing changes).
+    removed so its check says it is not defined. Outside IPython (a plain script) it does
+    nothing. Returns None, so that a notebook cell ending with it prints nothing.
     """
     try:
         from IPython import get_ipython
     except ImportError:
-        return False
+        return
     shell = get_ipython()
-    if shell is None:
-        return False
-    if _syntax_guard not in shell.input_transformers_post:
+    if shell is not None and _syntax_guard not in shell.input_transformers_post:
         shell.input_transformers_post.append(_syntax_guard)
-    return True
 
 
 def _syntax_guard(lines: list[str]) -> list[str]:

@@ -1,10 +1,14 @@
 """Every notebook in notebooks/ (and notebooks/solutions/) runs top to bottom with nbclient.
 
-Each notebook executes in a fresh python3 kernel running this interpreter (checked from inside
-the kernel), with numpyvae importable from the checkout, matplotlib off-screen, and no display.
-The budget is 120 s per notebook on 2 cores (a limit the course promises students, not a speed
-benchmark). The notebooks' own asserts carry the numerical checks; the tests here add what the
-notebooks cannot see: that they are stored without outputs and match their generator.
+Each notebook is copied alone into an empty folder and executed there, in a fresh python3
+kernel running this interpreter, with the numpyvae of this checkout as installed (`pip install
+-e .`; both checked from inside the kernel), so a notebook that reaches into the repository
+fails. The kernel keeps its own matplotlib backend, the inline one a student gets, so that a
+figure that would print as `<Figure ...>` is caught: every cell tagged "figure" must show an
+image/png, and no other cell may (notebooks/README.md, rule 2); no cell may write to stderr (a
+warning). The budget is 120 s per notebook on 2 cores (a limit the course promises students,
+not a speed benchmark). The notebooks' own asserts carry the numerical checks; the tests here
+add what the notebooks cannot see: that they are stored without outputs and match their sources.
 
 Deselect with `-m "not notebook"` (the marker is registered in pyproject.toml).
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -28,6 +32,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 BUDGET_SECONDS = 120
 EXERCISES = NOTEBOOK_DIR / "06_gradient_check_exercises.ipynb"
+SOLUTIONS = NOTEBOOK_DIR / "solutions" / "06_gradient_check_solutions.ipynb"
 
 pytestmark = pytest.mark.notebook
 
@@ -45,35 +50,49 @@ def _outputs_text(cell) -> str:
     return "".join(parts)
 
 
-def execute(path: Path, monkeypatch) -> tuple[nbformat.NotebookNode, float]:
-    """Run the notebook at `path` in a fresh kernel from its own folder; return it and the time."""
-    # The kernel inherits this environment: the checkout on the path, figures off-screen.
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    monkeypatch.setenv("PYTHONPATH", pythonpath)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def execute(
+    path: Path, monkeypatch, folder: Path, nb: nbformat.NotebookNode | None = None
+) -> tuple[nbformat.NotebookNode, float]:
+    """Run the notebook at `path` (or `nb`), copied alone into `folder`; return it and the time."""
+    # The kernel inherits this environment, minus what would hide a student's problems: a
+    # backend chosen for it (the inline one must display the figures) and a path to the checkout.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     # One BLAS thread: NumPy's small matrix products gain little from a second thread, and
     # threads that spin for a busy core (tests in parallel, a loaded CI runner) cost up to 5x.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(variable, "1")
-    nb = nbformat.read(path, as_version=4)
-    # A first cell, added to this in-memory copy only, reports the kernel's interpreter.
-    probe = nbformat.v4.new_code_cell("import sys\nprint(sys.executable)")
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, folder / path.name)
+    nb = nbformat.read(folder / path.name, as_version=4) if nb is None else nb
+    # A first cell, added to this in-memory copy only, reports the kernel's interpreter and
+    # the numpyvae it imports.
+    probe = nbformat.v4.new_code_cell(
+        "import sys\nimport numpyvae\nprint(sys.executable)\nprint(numpyvae.__file__)"
+    )
     probe.id = "probe-interpreter"
     nb.cells.insert(0, probe)
     client = nbclient.NotebookClient(
         nb,
         kernel_name="python3",  # jupyter_client starts it with sys.executable (checked below)
         timeout=BUDGET_SECONDS,  # per cell
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(folder)}},
     )
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
-    kernel_python = _outputs_text(nb.cells.pop(0)).strip()
+    kernel_python, package = _outputs_text(nb.cells.pop(0)).split()
     assert Path(kernel_python).resolve() == Path(sys.executable).resolve(), (
         f"the kernel ran {kernel_python}, not this interpreter {sys.executable}"
     )
+    assert Path(package).resolve().is_relative_to(ROOT), (
+        f"the kernel imported numpyvae from {package}, not from this checkout: pip install -e ."
+    )
     return nb, elapsed
+
+
+def _images(cell) -> int:
+    return sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
 
 def test_there_are_notebooks():
@@ -84,18 +103,46 @@ def test_there_are_notebooks():
     assert any(p.parent.name == "solutions" for p in NOTEBOOKS)
 
 
+@pytest.fixture(scope="module")
+def course_folder(tmp_path_factory) -> Path:
+    """One folder for all the notebooks, as a student's: notebook 5 loads the model of 4."""
+    return tmp_path_factory.mktemp("course")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_within_budget(path, monkeypatch):
-    nb, elapsed = execute(path, monkeypatch)
+def test_notebook_runs_within_budget(path, monkeypatch, course_folder):
+    nb, elapsed = execute(path, monkeypatch, course_folder)
     print(f"{path.relative_to(ROOT)}: {elapsed:.1f} s")
     assert elapsed < BUDGET_SECONDS, f"{path.name} took {elapsed:.0f} s (budget {BUDGET_SECONDS} s)"
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tagged = "figure" in cell.get("metadata", {}).get("tags", [])
+        images = _images(cell)
+        shown = _outputs_text(cell)
+        assert images == 1 if tagged else images == 0, (
+            f"{path.name} cell {i} shows {images} images but is "
+            f"{'' if tagged else 'not '}tagged 'figure':\n{cell.source[:300]}\n{shown[:200]}"
+        )
+        bare = [
+            o
+            for o in cell.get("outputs", [])
+            if "<Figure size" in str(o.get("data", {}).get("text/plain", ""))
+            and "image/png" not in o.get("data", {})
+        ]
+        assert not bare, f"{path.name} cell {i} prints a Figure, not an image"
+        stderr = [o for o in cell.get("outputs", []) if o.get("name") == "stderr"]
+        assert not stderr, f"{path.name} cell {i} writes to stderr: {stderr[0]['text'][:300]}"
+    assert (
+        any(_images(c) for c in nb.cells) or "exercises" in path.name or ("solutions" in path.name)
+    ), f"{path.name} draws nothing"
 
 
-def test_exercise_notebook_reports_missing_answers(monkeypatch):
+def test_exercise_notebook_reports_missing_answers(monkeypatch, tmp_path):
     """Run as shipped, the exercise notebook completes and every check says FAIL, clearly."""
-    nb, _ = execute(EXERCISES, monkeypatch)
+    nb, _ = execute(EXERCISES, monkeypatch, tmp_path)
     checks = [c for c in nb.cells if c.cell_type == "code" and "= check_" in c.source]
     assert len(checks) == 6  # the demonstration of a wrong answer, then the five exercises
     demo, *exercises = (_outputs_text(c) for c in checks)
@@ -103,6 +150,35 @@ def test_exercise_notebook_reports_missing_answers(monkeypatch):
     for text in exercises:
         assert text.startswith("FAIL") and "not implemented yet" in text, text
     assert "0 of 5 exercises pass" in _outputs_text(nb.cells[-2])
+
+
+def test_syntax_error_in_one_answer_leaves_run_all_giving_feedback(monkeypatch, tmp_path):
+    """The exercises answered (from the solutions), one with a syntax error, one check run early:
+    "Run All" reaches the end, the broken answer and the early check say what to do, and the
+    other answers pass."""
+    solved = nbformat.read(SOLUTIONS, as_version=4)
+    answers = [c.source for c in solved.cells if "answer" in c.metadata.get("tags", [])]
+    nb = nbformat.read(EXERCISES, as_version=4)
+    answer_cells = [c for c in nb.cells if "answer" in c.metadata.get("tags", [])]
+    assert len(answers) == len(answer_cells) == 5
+    for cell, answer in zip(answer_cells, answers, strict=True):
+        cell.source = answer
+    broken = next(c for c in answer_cells if "def relu_backward" in c.source)
+    broken.source = broken.source.replace("return dout * (x > 0)", "return dout * (x > 0")
+    setup = next(i for i, c in enumerate(nb.cells) if "setup" in c.metadata.get("tags", []))
+    early = nbformat.v4.new_code_cell("early = check_kl_backward()")
+    early.id = "early-check"
+    nb.cells.insert(setup + 1, early)
+
+    nb, _ = execute(EXERCISES, monkeypatch, tmp_path, nb=nb)  # raises if a cell errors
+    by_source = {c.source: _outputs_text(c) for c in nb.cells if c.cell_type == "code"}
+    assert "FAIL (kl_backward): kl_backward is not defined yet" in by_source[early.source]
+    assert by_source[broken.source].startswith("FAIL: this cell has a SyntaxError")
+    assert "relu_backward is not defined until then" in by_source[broken.source]
+    relu_check = by_source["result = check_relu_backward()"]
+    assert relu_check.startswith("FAIL (relu_backward): relu_backward is not defined yet")
+    assert by_source["result = check_kl_backward()"].startswith("PASS (kl_backward)")
+    assert "4 of 5 exercises pass" in _outputs_text(nb.cells[-2])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -114,7 +190,7 @@ def test_notebook_is_stored_without_outputs(path):
             assert cell["execution_count"] is None, f"{path.name} cell {i} has a count"
 
 
-def test_generated_notebooks_match_their_generator():
+def test_generated_notebooks_match_their_sources():
     spec = importlib.util.spec_from_file_location(
         "build_notebooks", NOTEBOOK_DIR / "build_notebooks.py"
     )
@@ -123,6 +199,19 @@ def test_generated_notebooks_match_their_generator():
     for path, text in build.build_all().items():
         assert path.exists(), f"{path.name} is missing: run python notebooks/build_notebooks.py"
         assert path.read_text(encoding="utf-8") == text, (
-            f"{path.name} differs from notebooks/build_notebooks.py: edit the generator, then "
+            f"{path.name} differs from its source in notebooks/src/: edit the source, then "
             "run python notebooks/build_notebooks.py"
         )
+    built = set(build.build_all())
+    stray = [p.name for p in NOTEBOOKS if p not in built]
+    assert not stray, f"notebooks without a source in notebooks/src/: {stray}"
+
+
+def test_notebooks_reach_nothing_outside_the_package():
+    """No notebook source edits sys.path or opens a path into the repository (rule 1)."""
+    from numpyvae.course.source import read_source
+
+    for source in sorted((NOTEBOOK_DIR / "src").glob("*.py")):
+        text = "\n".join(c.text for c in read_source(source) if c.kind == "code")
+        for needle in ("sys.path", "../", "..\\", "shared/data", "__file__", "notebooks/"):
+            assert needle not in text, f"{source.name} contains {needle!r}"

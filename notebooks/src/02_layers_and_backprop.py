@@ -52,6 +52,7 @@ print(f"x {x.shape} -> dx {dx.shape};  W {W.shape} -> dW {dW.shape};  b {b.shape
 # nudge one weight by $\pm h$ and watch $L$ move. The centred difference
 # $(L(W_{01} + h) - L(W_{01} - h))/2h$ should equal the backward's $\partial L/\partial W_{01}$:
 
+
 # %%
 def loss():
     return np.sum(dout * layer.forward(x))
@@ -73,7 +74,7 @@ print(f"backward           {dW[0, 1]:.10f}")
 # An activation acts element-wise, so its backward multiplies `dout` by its derivative. With
 # `dout = 1` the backward *is* the derivative; the dots are numerical slopes of the forward curve.
 
-# %%
+# %% tags=["figure"]
 grid = np.linspace(-4, 4, 801).reshape(-1, 1)
 activations = [ReLU(), LeakyReLU(0.1), Tanh(), Sigmoid(), Softplus()]
 fig, axes = plt.subplots(1, len(activations), figsize=(16, 3), sharex=True)
@@ -85,6 +86,8 @@ for ax, act in zip(axes, activations, strict=True):
     ax.plot(grid, derivative, label="backward, dout = 1")
     ax.plot(grid[::40], slope[::40], "k.", ms=4, label="numerical slope")
     ax.set_title(repr(act))
+    ax.set_xlabel("x")
+axes[0].set_ylabel("f(x) and its derivative f'(x)")
 axes[0].legend(fontsize=8)
 plt.show()
 
@@ -139,7 +142,7 @@ assert report64.passed and not report32.passed
 # ($\varepsilon \approx 2\cdot10^{-16}$) the bottom is near $h \approx 10^{-5}$; in float32
 # ($\varepsilon \approx 10^{-7}$) it is near $10^{-2}$ and never reaches the $10^{-6}$ tolerance.
 
-# %%
+# %% tags=["figure"]
 steps = np.logspace(-13, -0.5, 26)
 x = np.random.default_rng(2).normal(size=(3, 4))
 errors = {}

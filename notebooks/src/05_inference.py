@@ -11,16 +11,20 @@
 # * **embeddings** use the encoder $\phi$: the posterior mean $z = \mu_\phi(x)$ (**method A**) or a
 #   sample $z = \mu_\phi(x) + \sigma_\phi(x)\odot\epsilon$ (**method B**) (derivations.md §8.2).
 #
-# We train two models briefly: $k = 16$ for pictures and a downstream task, and $k = 2$ to look at
-# the latent plane directly.
+# Two models: $k = 16$ for pictures and a downstream task, and $k = 2$ to look at the latent plane
+# directly. Notebook 4 trained the $k = 16$ one and saved it in `models/` next to the notebook; if
+# you ran it here, it is loaded rather than trained again (the same holds for the $k = 2$ model
+# the second time you run this notebook). Delete `models/` to train afresh.
 
 # %%
+import os
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from numpyvae import VAE, plots
+from numpyvae.checkpoint import CheckpointError, load_model, save_checkpoint
 from numpyvae.datasets import load_dataset
 from numpyvae.optim import Adam
 from numpyvae.train import Trainer
@@ -32,7 +36,15 @@ x_test, y_test = data.x_test[:2_000], data.y_test[:2_000]
 d = x_train.shape[1]
 
 
-def train(k, epochs, seed=0):
+def trained(k, epochs, seed=0):
+    """The k-dimensional model saved in models/ by an earlier run, or a new one trained and saved."""
+    path = f"models/vae_k{k}.npz"
+    try:
+        model = load_model(path)
+        print(f"k = {k:>2}: loaded {path}, test loss {model.evaluate(x_test).loss:.1f} nats")
+        return model
+    except (FileNotFoundError, CheckpointError):
+        pass  # not saved yet, or saved by another version of numpyvae: train it
     model = VAE(d, k, hidden=(256,), dtype=np.float32, seed=seed)
     trainer = Trainer(model, Adam(model.params, lr=1e-3), batch_size=128, seed=seed)
     start = time.perf_counter()
@@ -41,21 +53,25 @@ def train(k, epochs, seed=0):
         f"k = {k:>2}: {epochs} epochs in {time.perf_counter() - start:.1f} s, "
         f"test loss {history.test_loss[-1]:.1f} nats"
     )
+    os.makedirs("models", exist_ok=True)
+    save_checkpoint(path, trainer)
     return model
 
 
-model = train(k=16, epochs=10)
-model2 = train(k=2, epochs=20)  # two dimensions take longer to organise
+model = trained(k=16, epochs=10)  # the model of notebook 4
+model2 = trained(k=2, epochs=20)  # two dimensions take longer to organise
 
 # %% [markdown]
 # ## Generation, methods A and B (derivations.md §8.1)
 #
 # The same 64 draws $z \sim \mathcal{N}(0, I)$, decoded by both methods. Method A shows the
-# Bernoulli means $\mathrm{sigmoid}(\text{logits})$, smooth grey-level digits; method B flips each
+# Bernoulli means $\mathrm{sigmoid}(\text{logits})$, smooth grey-level images; method B flips each
 # pixel's coin, a binary image with speckle wherever the decoder is unsure. Most papers show
-# method A.
+# method A. After this short training on 10,000 digits, many draws decode to clear digits, and
+# many to blurred shapes between two digits: the regions of $z$ between the classes' regions, which
+# no training digit's posterior covers well, decode to averages of their neighbours.
 
-# %%
+# %% tags=["figure"]
 plots.plot_generation(model, n=64)
 
 # %% [markdown]
@@ -65,7 +81,7 @@ plots.plot_generation(model, n=64)
 # moves $z$ within the posterior's spread $\sigma_\phi(x)$: the digit keeps its identity but changes
 # its style a little. That spread is what the KL term (notebook 3) keeps from shrinking to zero.
 
-# %%
+# %% tags=["figure"]
 n = 10
 rows = np.concatenate(
     [
@@ -85,41 +101,50 @@ plt.show()
 # ## Embeddings A and B, coloured by label (derivations.md §8.2)
 #
 # The 16-dimensional embeddings of the test digits, projected on their first two principal
-# components. The encoder was never shown a label, yet digits of a class gather together. Method B
-# adds the posterior noise on top of method A: same picture, blurred.
+# components (together about a quarter of the variance, as the axis labels say). The encoder was
+# never shown a label, yet digits of a class gather in regions: the 1s and the 0s apart, 4, 7 and 9
+# together, 3, 5 and 8 together. Method B adds the posterior noise on top of method A: the same
+# groups, more mixed. (The PCA of the noisy codes finds its own axes, so its picture may come out
+# rotated or mirrored against method A's.)
 
-# %%
+# %% tags=["figure"]
 z_mean = model.encode(x_test, method="mean")
 z_sample = model.encode(x_test, method="sample")
-plots.plot_embeddings(z_mean, y_test, title="method A: posterior means (PCA of k = 16)")
+plots.plot_embeddings(z_mean, y_test, title="method A: posterior means")
 
-# %%
-plots.plot_embeddings(z_sample, y_test, title="method B: posterior samples (PCA of k = 16)")
+# %% tags=["figure"]
+plots.plot_embeddings(z_sample, y_test, title="method B: posterior samples")
 
 # %% [markdown]
 # ## The latent plane of a $k = 2$ model
 #
-# With two latent dimensions there is nothing to project. Left: the posterior means of the test
-# digits. Right: the decoder's mean over a grid of $z$ placed at equal-probability slices of the
+# With two latent dimensions there is nothing to project. First the posterior means of the test
+# digits; then the decoder's mean over a grid of $z$ placed at equal-probability slices of the
 # prior (the inverse normal CDF), so the picture covers the whole of $\mathcal{N}(0, I)$. The digit
-# classes occupy regions of the plane, and the decoder morphs smoothly from one to the next.
+# classes occupy regions of the plane, overlapping where digits look alike (4, 7 and 9; 3, 5 and 8),
+# and the decoder morphs smoothly from one to the next: read a region of the scatter against the
+# same place in the grid.
 
-# %%
+# %% tags=["figure"]
 plots.plot_latent_scatter(
     model2.encode(x_test), y_test, n=20, title="k = 2: posterior means of test digits"
 )
 
-# %%
+# %% tags=["figure"]
 plots.plot_latent_manifold(model2, n=20)
 
 # %% [markdown]
 # ## Interpolation between two digits
 #
 # Walk in a straight line from the embedding (method A) of one test digit to that of another, and
-# decode every point: because the KL keeps the latent space filled, the path between two digits
-# decodes to plausible digits all along.
+# decode every point. Between similar digits (4 to 9, 0 to 6) every step is a plausible digit, the
+# stroke bending by degrees: the KL keeps the latent space filled there. Between different digits
+# the middle of the path is not a digit: from 1 to 7 the stroke fades and breaks before the 7
+# appears, and 3 to 8 passes through blurred, broken 8s. A straight line in $z$ can cross a region
+# that no training digit's posterior covers, and there the decoder's mean is an average of its
+# neighbours' styles.
 
-# %%
+# %% tags=["figure"]
 first = {digit: np.flatnonzero(y_test == digit)[0] for digit in range(10)}
 pairs = [(first[a], first[b]) for a, b in [(1, 7), (3, 8), (4, 9), (0, 6)]]
 t = np.linspace(0, 1, 10)[:, None]
@@ -141,6 +166,7 @@ plt.show()
 # training digit, once in raw pixels ($d = 784$) and once in the posterior means ($k = 16$ and
 # $k = 2$), in NumPy: squared distances $\lVert a\rVert^2 + \lVert b\rVert^2 - 2a^\top b$, then an
 # argmin per row. The labels were never used to train the VAE.
+
 
 # %%
 def nearest_neighbour_accuracy(train_features, test_features):

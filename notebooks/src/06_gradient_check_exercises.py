@@ -53,6 +53,7 @@ report_syntax_errors()  # a syntax error in an answer prints a FAIL instead of s
 # batch (it is a sum here). The check prints FAIL, names the array and the entry that are wrong,
 # and recognises the constant factor:
 
+
 # %% tags=["exercise-only"]
 def wrong_dense_backward(dout, x, W, b):
     return dout @ W.T, x.T @ dout / len(x), dout.sum(axis=0)
@@ -67,6 +68,7 @@ result = check_dense_backward(wrong_dense_backward)
 # Given `dout` $= \partial L/\partial\,\mathrm{out}$ `(N, D_out)`, return
 # $(\partial L/\partial x, \partial L/\partial W, \partial L/\partial b)$.
 # Hint: each gradient has the shape of its variable; $b$ is added to every row.
+
 
 # %% tags=["answer"]
 def dense_backward(dout, x, W, b):
@@ -88,6 +90,7 @@ result = check_dense_backward()
 # $\mathrm{out} = \max(x, 0)$ element-wise. Return $\partial L/\partial x$ given `dout`.
 # Use derivative 0 at $x = 0$ (the check keeps away from the kink; notebook 2 shows why).
 
+
 # %% tags=["answer"]
 def relu_backward(dout, x):
     """dout (N, D), x (N, D) -> dx (N, D)."""
@@ -107,6 +110,7 @@ result = check_relu_backward()
 # Return $(\partial L/\partial\mu, \partial L/\partial\log\sigma^2)$, both `(B, k)`.
 # Hints: $\mu$ is used by all $M$ samples; $d\sigma/d\log\sigma^2 = \sigma/2$. The $1/M$ of the
 # loss's average over samples is already inside `dz`: do not apply it again.
+
 
 # %% tags=["answer"]
 def reparam_backward(dz, mu, logvar, eps):
@@ -129,6 +133,7 @@ result = check_reparam_backward()
 # Return the gradient of $\sum_b \mathrm{KL}_b$ with respect to `mu` and `logvar`, both `(B, k)`.
 # Hint: write $\sigma^2 = \exp(\log\sigma^2)$ and differentiate in $\log\sigma^2$.
 
+
 # %% tags=["answer"]
 def kl_backward(mu, logvar):
     """mu (B, k), logvar (B, k) -> (dmu, dlogvar) of sum_b KL(q(z|x_b) || N(0, I))."""
@@ -148,6 +153,7 @@ result = check_kl_backward()
 # The decoder outputs logits $l$ `(B, d)`; $p_\theta(x|z) = \prod_i s_i^{x_i}(1-s_i)^{1-x_i}$ with
 # $s = \mathrm{sigmoid}(l)$, so $-\log p_\theta(x|z) = \sum_i [\mathrm{softplus}(l_i) - x_i l_i]$.
 # Return the gradient of $-\sum_b \log p_\theta(x_b|z_b)$ with respect to the logits, `(B, d)`.
+
 
 # %% tags=["answer"]
 def bernoulli_backward(x, logits):
