@@ -37,7 +37,7 @@ d = x_train.shape[1]
 
 
 def trained(k, epochs, seed=0):
-    """The k-dimensional model saved in models/ by an earlier run, or a new one trained and saved."""
+    """The model saved in models/ by an earlier run, or a new one, trained and saved."""
     path = f"models/vae_k{k}.npz"
     try:
         model = load_model(path)
