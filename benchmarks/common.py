@@ -156,3 +156,128 @@ def torch_test_loss(model, x, batch_size: int = 1000) -> float:
             recon, mu, logvar = model(xb)
             total += torch_loss(recon, xb, mu, logvar).item()
     return total / x.shape[0]
+
+
+def torch_available() -> str | None:
+    """None if PyTorch imports, else the reason it cannot be benchmarked."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        return f"PyTorch not installed ({exc}); pip install torch"
+    return None
+
+
+def jax_available() -> str | None:
+    """None if JAX and optax import, else the reason they cannot be benchmarked."""
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError as exc:
+        return f"JAX not installed ({exc}); pip install jax jaxlib optax"
+    return None
+
+
+def limit_jax_threads(n: int) -> None:
+    """Ask XLA's CPU backend for one thread when n == 1 (it uses every core otherwise);
+    call before JAX is imported."""
+    if n == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+
+
+class JaxVAE:
+    """PyTorch's example in JAX: the same model, loss and Adam, the whole training step
+    (forward, loss, gradient, optax Adam update) compiled with `jax.jit`.
+
+    The data stays on the device; each step gathers its rows there from the shuffled index.
+    The weights start as `nn.Linear` does, U(-1/sqrt(n_in), 1/sqrt(n_in)).
+    """
+
+    def __init__(self, seed: int, x_train, batch_size: int) -> None:
+        import jax
+        import jax.numpy as jnp
+        import numpy as np
+        import optax
+
+        rng = np.random.default_rng(seed)
+        sizes = {"fc1": (784, 400), "fc21": (400, 20), "fc22": (400, 20)}
+        sizes.update({"fc3": (20, 400), "fc4": (400, 784)})
+        self.params = {}
+        for name, (n_in, n_out) in sizes.items():
+            bound = 1.0 / np.sqrt(n_in)
+            self.params[name] = (
+                jnp.asarray(rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32)),
+                jnp.asarray(rng.uniform(-bound, bound, n_out).astype(np.float32)),
+            )
+        self.optimizer = optax.adam(1e-3)
+        self.opt_state = self.optimizer.init(self.params)
+        self.key = jax.random.PRNGKey(seed)
+        self.x = jnp.asarray(x_train)
+        self.batch_size = batch_size
+        self.order_rng = np.random.default_rng(seed)
+
+        def forward(params, x, key):
+            def dense(name, a):
+                W, b = params[name]
+                return a @ W + b
+
+            h1 = jax.nn.relu(dense("fc1", x))
+            mu, logvar = dense("fc21", h1), dense("fc22", h1)
+            z = mu + jax.random.normal(key, mu.shape) * jnp.exp(0.5 * logvar)
+            recon = jax.nn.sigmoid(dense("fc4", jax.nn.relu(dense("fc3", z))))
+            return recon, mu, logvar
+
+        def loss_fn(params, x, key):
+            recon, mu, logvar = forward(params, x, key)
+            # binary cross-entropy on probabilities, with PyTorch's clamp of the logs at -100
+            log_r = jnp.maximum(jnp.log(recon), -100.0)
+            log_1mr = jnp.maximum(jnp.log1p(-recon), -100.0)
+            bce = -jnp.sum(x * log_r + (1.0 - x) * log_1mr)
+            kld = -0.5 * jnp.sum(1.0 + logvar - mu**2 - jnp.exp(logvar))
+            return bce + kld
+
+        def step(params, opt_state, key, x, index):
+            key, sub = jax.random.split(key)
+            loss, grads = jax.value_and_grad(loss_fn)(params, x[index], sub)
+            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, key, loss
+
+        self._step = jax.jit(step)
+        self._loss = jax.jit(loss_fn)
+        # Compile for every batch shape of an epoch now, so epochs time running, not compiling.
+        n = self.x.shape[0]
+        for rows in sorted({batch_size, n % batch_size} - {0}):
+            out = self._step(self.params, self.opt_state, self.key, self.x, jnp.arange(rows))
+            jax.block_until_ready(out)
+
+    def train_epoch(self) -> float:
+        """One epoch over the shuffled training set; returns the mean loss per image."""
+        import jax
+        import jax.numpy as jnp
+
+        n = self.x.shape[0]
+        order = jnp.asarray(self.order_rng.permutation(n).astype("int32"))
+        losses = []
+        for start in range(0, n, self.batch_size):
+            index = order[start : start + self.batch_size]
+            self.params, self.opt_state, self.key, loss = self._step(
+                self.params, self.opt_state, self.key, self.x, index
+            )
+            losses.append(loss)
+        jax.block_until_ready(self.params)
+        total = float(sum(float(v) for v in losses))
+        return total / n
+
+    def test_loss(self, x_test, batch_size: int = 1000) -> float:
+        """Negative ELBO per test image, one z sample per image, as the example's test()."""
+        import jax
+        import jax.numpy as jnp
+
+        key = jax.random.PRNGKey(12345)
+        total = 0.0
+        for start in range(0, x_test.shape[0], batch_size):
+            key, sub = jax.random.split(key)
+            total += float(
+                self._loss(self.params, jnp.asarray(x_test[start : start + batch_size]), sub)
+            )
+        return total / x_test.shape[0]
