@@ -69,3 +69,23 @@ def test_bernoulli_and_binarized_data_are_refused_in_one_line(tmp_path, capsys, 
     code, _, err = run(capsys, "train", *FISHER, *extra, "--epochs", "1", "--out", tmp_path)
     assert code == 2
     assert err.count("\n") == 1 and words in err and "fisher" in err
+
+
+def test_evaluate_reads_the_noisy_test_set_and_names_the_objective(tmp_path, capsys):
+    assert run(capsys, "train", *FISHER, "--epochs", "1", "--out", tmp_path)[0] == 0
+    code, out, err = run(capsys, "evaluate", "--checkpoint", tmp_path)
+    assert code == 0, err
+    assert out.startswith("test Fisher objective J ") and "x-score" in out
+    assert "not in nats" in out and "N(0, 0.1^2) noise" in out
+
+
+def test_the_noise_option_and_the_kl_warmup(tmp_path, capsys):
+    code, out, err = run(
+        capsys, "train", *FISHER, "--noise", "0.2", "--epochs", "1", "--out", tmp_path
+    )
+    assert code == 0, err
+    assert "N(0, 0.2^2) noise" in out
+    argv = ["train", *FISHER, "--kl-warmup-epochs", "1", "--out", tmp_path / "warm"]
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1
+    assert "--kl-warmup-epochs 1 does not apply to --objective fisher" in err

@@ -18,7 +18,6 @@ from numpyvae.atomic import atomic_write
 from numpyvae.checkpoint import save_checkpoint
 from numpyvae.cli.options import CHECKPOINT_NAME, HISTORY_NAME, PROG
 from numpyvae.cli.runs import rest_name
-from numpyvae.history import UNITS
 from numpyvae.train import Trainer
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ def write_history(path: Path, trainer: Trainer, metadata: dict[str, Any]) -> Non
     arrays = trainer.history.as_arrays()
     record: dict[str, Any] = {"epoch": list(range(1, len(trainer.history) + 1))}
     record.update({k: v.tolist() for k, v in arrays.items()})
-    record["units"] = UNITS
+    record["units"] = trainer.model.objective_fn.units
     record.update(metadata)
     with atomic_write(path) as f:
         f.write((json.dumps(record, indent=1) + "\n").encode())

@@ -18,8 +18,9 @@ from numpyvae.cli.runs import (
     bound_name,
     load_for_inference,
     log_likelihood_report,
-    rest_name,
+    term_names,
     test_data,
+    units,
 )
 
 
@@ -63,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
     if args.samples is not None:
         model.n_samples = args.samples
     parts = model.evaluate(data.x_test, c=labels_for(model, data.y_test))
+    first, rest = term_names(model)
     print(
-        f"test {bound_name(model)} {parts.loss:.2f} = reconstruction {parts.reconstruction:.2f} "
-        f"+ {rest_name(model)} {parts.kl:.2f} nats per image\n"
+        f"test {bound_name(model)} {parts.loss:.2f} = {first} {parts.reconstruction:.2f} "
+        f"+ {rest} {parts.kl:.2f} {units(model)}\n"
         f"  ({data.x_test.shape[0]} test images of {data.source}, M = {model.n_samples} "
         f"sample(s) of z each; checkpoint {args.checkpoint}, epoch {checkpoint.trainer.epoch})"
     )

@@ -27,6 +27,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "kl_warmup_epochs": 0,
     "conditional": False,
     "binarize": None,  # "dynamic" for the Bernoulli likelihood, "none" for the Gaussian
+    "noise": None,  # 0.1 for the Fisher objective on unbinarized data, else 0
 }
 # Every option a run records, by destination, with its default.
 RUN_DEFAULTS: dict[str, Any] = {

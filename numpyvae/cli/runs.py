@@ -60,6 +60,8 @@ def test_data(args: argparse.Namespace, checkpoint: Checkpoint) -> Data:
         or resolve_binarize(None, model.likelihood.name),
         "seed": saved.get("seed", 0),
         "dtype": model.dtype.name,
+        "objective": model.objective,
+        "noise": saved.get("noise"),
     }
     data = load_data(config)
     if data.x_test.shape[1] != model.data_dim:
@@ -98,14 +100,24 @@ def output_path(args: argparse.Namespace, stem: str, suffixes: tuple[str, ...]) 
     return out
 
 
+def term_names(model: VAE) -> tuple[str, str]:
+    """The names of the two terms of the model's loss: reconstruction and KL for the ELBO."""
+    return model.objective_fn.term_names
+
+
 def rest_name(model: VAE) -> str:
-    """The name of loss - reconstruction: the KL for the ELBO, 'rest' for other objectives."""
-    return "KL" if model.objective == "elbo" else "rest"
+    """The name of loss - reconstruction: the KL for the ELBO, 'rest' for the IWAE bound."""
+    return term_names(model)[1]
 
 
 def bound_name(model: VAE) -> str:
-    """What the loss of `model` is a figure of."""
-    return "negative ELBO" if model.objective == "elbo" else "negative IWAE bound -L_K"
+    """What the loss of `model` is: the negative ELBO, the negative IWAE bound, ..."""
+    return model.objective_fn.loss_name
+
+
+def units(model: VAE) -> str:
+    """The units of the model's loss: nats per image for the bounds."""
+    return model.objective_fn.units
 
 
 def log_likelihood_report(model: VAE, x: np.ndarray, y: np.ndarray, n_samples: int) -> str:

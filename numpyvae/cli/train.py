@@ -36,6 +36,7 @@ from numpyvae.cli.options import (
     add_command,
     add_data_options,
     add_model_options,
+    non_negative_float,
     non_negative_int,
     output_dir,
     positive_float,
@@ -48,7 +49,8 @@ from numpyvae.cli.run_options import (
     model_config,
     resumed_config,
 )
-from numpyvae.cli.runs import log_likelihood_report, read_run, rest_name
+from numpyvae.cli.runs import log_likelihood_report, read_run, term_names, units
+from numpyvae.objectives import OBJECTIVES
 from numpyvae.optim import OPTIMIZERS
 from numpyvae.train import DivergenceError, Trainer
 from numpyvae.vae import VAE
@@ -119,6 +121,15 @@ def add_parser(commands: Commands) -> None:
         help="raise the KL weight linearly from 0 to --beta over the first N epochs, "
         "N * ceil(training images / batch size) steps (derivations.md §9.4); 0: no warm-up "
         f"(default: {d['kl_warmup_epochs']})",
+    )
+    fit.add_argument(
+        "--noise",
+        type=non_negative_float,
+        metavar="STD",
+        default=None,
+        help="add N(0, STD^2) noise to the intensities, fresh for every minibatch (the test "
+        "set once, from --seed): continuous data for --objective fisher (derivations.md "
+        "§12.3); 0: none (default: 0.1 for --objective fisher on unbinarized data, else 0)",
     )
     fit.add_argument(
         "--eval-log-likelihood",
@@ -233,7 +244,12 @@ def start_run(args: argparse.Namespace) -> Run:
             f"write the new run elsewhere with --out DIR, or replace it with --overwrite"
         )
     config = {**RUN_DEFAULTS, **given}
-    model_config(config, data_dim=1)  # refuse a bad combination before loading any data
+    objective = model_config(config, data_dim=1).objective  # refuse a bad combination early
+    if config["kl_warmup_epochs"] and not OBJECTIVES[objective].uses_kl_weight:
+        raise CommandError(
+            f"--kl-warmup-epochs {config['kl_warmup_epochs']} does not apply to --objective "
+            f"{objective}, which has no KL weight; leave it out"
+        )
     config["binarize"] = resolve_binarize(config["binarize"], config["likelihood"])
     data = load_data(config, download=args.download)
     if config["data"] == "auto" and data.source.startswith("embedded"):
@@ -337,15 +353,15 @@ def print_summary(
         f"\ntrained epochs {first_epoch}..{trainer.epoch} in {train_seconds:.1f} s "
         f"({train_seconds / args.epochs:.2f} s per epoch); total {total_seconds:.1f} s"
     )
-    rest = rest_name(model)
+    first, rest = term_names(model)
     weighted = model.objective == "elbo" and (config["beta"] != 1 or trainer.kl_warmup_steps)
     print(
-        f"final train loss {h.loss[-1]:.2f} = reconstruction {h.reconstruction[-1]:.2f} "
-        f"+ {'beta * ' if weighted else ''}{rest} {h.kl[-1]:.2f} nats per image"
+        f"final train loss {h.loss[-1]:.2f} = {first} {h.reconstruction[-1]:.2f} "
+        f"+ {'beta * ' if weighted else ''}{rest} {h.kl[-1]:.2f} {units(model)}"
         + (f" (beta {model.beta:g} at the end)" if weighted else "")
     )
     print(
-        f"final test loss  {h.test_loss[-1]:.2f} = reconstruction "
-        f"{h.test_reconstruction[-1]:.2f} + {rest} {h.test_kl[-1]:.2f} nats per image"
+        f"final test loss  {h.test_loss[-1]:.2f} = {first} "
+        f"{h.test_reconstruction[-1]:.2f} + {rest} {h.test_kl[-1]:.2f} {units(model)}"
         + (" (beta 1)" if weighted else "")
     )

@@ -4,7 +4,8 @@ An objective is chosen by name (`VAEConfig.objective`, the registry in
 numpyvae.objectives). The checklist for a new one:
 
 1. A subclass of `Objective` with a `name`, a one-line `summary` (the command line's help
-   shows it) and the two methods below. `loss` evaluates it on a
+   shows it), how reports call its loss and terms (`loss_name`, `term_names`, `units`), and
+   the two methods below. `loss` evaluates it on a
    prepared batch (`VAE.prepare`) with noise eps (M, B, k); `loss_and_grads` also returns
    grads[name] shaped like model.params[name] for every parameter, overwriting nothing the
    caller keeps.
@@ -84,6 +85,11 @@ class Objective(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]  # what it is, in a few words, with its derivations.md section
+    # How reports name the loss and its two LossParts terms, and in what units they are.
+    loss_name: ClassVar[str] = "loss"
+    term_names: ClassVar[tuple[str, str]] = ("reconstruction", "rest")
+    units: ClassVar[str] = "nats per image"
+    uses_kl_weight: ClassVar[bool] = True  # whether beta (and a KL warm-up) means anything
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> Objective:

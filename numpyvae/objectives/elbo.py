@@ -93,6 +93,8 @@ class ELBO(PathwiseObjective):
 
     name = "elbo"
     summary = "the evidence lower bound (derivations.md §2.4)"
+    loss_name = "negative ELBO"
+    term_names = ("reconstruction", "KL")
 
     def __init__(self, kl_estimator: str = "analytic") -> None:
         self.kl_estimator = kl_estimator

@@ -300,6 +300,10 @@ class FisherObjective(Objective):
 
     name = "fisher"
     summary = "the Fisher auto-encoder's score-matching loss (derivations.md §12)"
+    loss_name = "Fisher objective J"
+    term_names = ("x-score", "z-score + stability")
+    units = "per image (a score-matching loss, not in nats)"
+    uses_kl_weight = False
 
     def __init__(self, score: str = "partial", detach_decoder_score: bool = False) -> None:
         if score not in SCORES:

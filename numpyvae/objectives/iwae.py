@@ -96,6 +96,7 @@ class IWAEBound(PathwiseObjective):
 
     name = "iwae"
     summary = "the importance-weighted bound L_K with K = --samples (derivations.md §9.1)"
+    loss_name = "negative IWAE bound -L_K"
 
     @classmethod
     def check_config(cls, config: VAEConfig) -> None:
