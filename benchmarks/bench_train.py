@@ -66,36 +66,51 @@ def numpyvae_setup(seed: int, batch_size: int) -> Trainer:
     return Trainer(model, Adam(model.params, lr=1e-3), batch_size=batch_size, seed=seed)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM), in MiB.
+
+    Not getrusage's ru_maxrss: Linux carries that across fork and exec, so a subprocess of
+    a large benchmark process would report its parent's size.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM line in /proc/self/status")
+
+
 def memory_probe(data_dir: str, batch_size: int) -> dict:
     """Peak memory of one numpyvae training epoch, in this (fresh) process."""
-    import resource
-
     data = load_mnist(data_dir, download=False, dtype=np.float32)
     trainer = numpyvae_setup(0, batch_size)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_mib()
     tracemalloc.start()
     trainer.fit(data.x_train, 1)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {
         "data_mib": (data.x_train.nbytes + data.x_test.nbytes) / 2**20,
-        "maxrss_after_load_mib": rss_before / 1024,
-        "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_after_load_mib": rss_before,
+        "maxrss_mib": peak_rss_mib(),
         "tracemalloc_peak_training_mib": peak / 2**20,
     }
 
 
 def profile_epoch(data_dir: str, batch_size: int) -> None:
-    """cProfile of the second numpyvae epoch (the first warms up), top lines by own time."""
+    """cProfile of the second numpyvae epoch (the first warms up), top lines by own time.
+
+    The clock is the main thread's CPU time, so that other jobs on a shared machine do not
+    count: with --threads 1 that is the whole epoch's work.
+    """
     import cProfile
     import pstats
 
     x_train = load_mnist(data_dir, download=False, dtype=np.float32).x_train
     trainer = numpyvae_setup(0, batch_size)
     trainer.fit(x_train, 1)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.thread_time)
     profiler.runcall(trainer.fit, x_train, 1)
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(14)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(16)
 
 
 def run_memory_probe_subprocess() -> dict:
