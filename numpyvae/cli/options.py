@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,48 +31,37 @@ class CommandError(InputError):
 # =========================================================================== option types
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1, written as one ("1.5" and "1e3" are refused)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1 or str(value) != text.strip().lstrip("+"):
-        raise argparse.ArgumentTypeError(f"must be a positive integer (1, 2, ...), got {text!r}")
+def option_type(parse: Callable[[str], Any], accept: Callable[[Any], bool], wanted: str) -> Any:
+    """An argparse type: `parse` the text, keep it if `accept`, else say what is `wanted`."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+
+    return convert
+
+
+def whole_number(text: str) -> int:
+    """An integer written as one: "1.5", "1e3" and "0x10" are refused."""
+    value = int(text)
+    if str(value) != text.strip().lstrip("+"):
+        raise ValueError(text)
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (np.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (e.g. 0.5), got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (e.g. 1e-3), got {text!r}")
-    return value
+positive_int = option_type(whole_number, lambda v: v >= 1, "a positive integer (1, 2, ...)")
+non_negative_int = option_type(int, lambda v: v >= 0, "an integer >= 0")
+non_negative_float = option_type(
+    float, lambda v: np.isfinite(v) and v >= 0, "a finite number >= 0 (e.g. 0.5)"
+)
+positive_float = option_type(
+    float, lambda v: np.isfinite(v) and v > 0, "a finite number > 0 (e.g. 1e-3)"
+)
 
 
 def output_dir(text: str) -> Path:

@@ -24,6 +24,7 @@ partial derivatives back through the decoder, the reparameterization and the enc
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -115,25 +116,23 @@ class Objective(ABC):
         return f"{type(self).__name__}()"
 
 
+# An estimate of a pathwise objective: (log_px (M, B), z (M, B, k), eps (M, B, k), h (B, P),
+# posterior, beta) -> the loss and its partial derivatives (ObjectiveGrad).
+Estimate = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, "Posterior", float], ObjectiveGrad
+]
+
+
 class PathwiseObjective(Objective):
     """An objective computed from one forward pass of the model (see ObjectiveGrad).
 
-    `estimate(log_px, z, eps, h, posterior, beta)` sees log p(x|z) (M, B), z and eps (M, B, k)
-    and the encoder output h (B, P); the model's `backward` carries the partial derivatives it
-    returns through the networks (derivations.md §6.3).
+    Its `estimate` function (the one thing a subclass chooses) sees log p(x|z) (M, B), z and
+    eps (M, B, k) and the encoder output h (B, P); the model's `backward` carries the partial
+    derivatives it returns through the networks (derivations.md §6.3).
     """
 
-    @abstractmethod
-    def estimate(
-        self,
-        log_px: np.ndarray,
-        z: np.ndarray,
-        eps: np.ndarray,
-        h: np.ndarray,
-        posterior: Posterior,
-        beta: float,
-    ) -> ObjectiveGrad:
-        """The loss and its partial derivatives at log p(x|z), z and h."""
+    def __init__(self, estimate: Estimate) -> None:
+        self.estimate = estimate
 
     def evaluate(
         self, model: VAE, batch: Batch, eps: np.ndarray, beta: float

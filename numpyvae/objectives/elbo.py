@@ -97,25 +97,13 @@ class ELBO(PathwiseObjective):
     term_names = ("reconstruction", "KL")
 
     def __init__(self, kl_estimator: str = "analytic") -> None:
+        super().__init__(elbo_sampled_kl if kl_estimator == "sampled" else elbo_analytic_kl)
         self.kl_estimator = kl_estimator
-        self._estimate = elbo_sampled_kl if kl_estimator == "sampled" else elbo_analytic_kl
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> ELBO:
         """The ELBO with the configuration's KL estimator."""
         return cls(config.kl_estimator)
-
-    def estimate(
-        self,
-        log_px: np.ndarray,
-        z: np.ndarray,
-        eps: np.ndarray,
-        h: np.ndarray,
-        posterior: Posterior,
-        beta: float,
-    ) -> ObjectiveGrad:
-        """`elbo_analytic_kl` or `elbo_sampled_kl`, by the KL estimator."""
-        return self._estimate(log_px, z, eps, h, posterior, beta)
 
     def __repr__(self) -> str:
         return f"ELBO(kl_estimator={self.kl_estimator!r})"

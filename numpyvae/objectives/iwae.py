@@ -108,17 +108,8 @@ class IWAEBound(PathwiseObjective):
                 "leave one of them out"
             )
 
-    def estimate(
-        self,
-        log_px: np.ndarray,
-        z: np.ndarray,
-        eps: np.ndarray,
-        h: np.ndarray,
-        posterior: Posterior,
-        beta: float,
-    ) -> ObjectiveGrad:
-        """`iwae_bound`: -L_K and its partial derivatives."""
-        return iwae_bound(log_px, z, eps, h, posterior, beta)
+    def __init__(self) -> None:
+        super().__init__(iwae_bound)
 
 
 def log_likelihood(
