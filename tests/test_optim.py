@@ -87,3 +87,102 @@ def test_state_dict_round_trip_continues_identically():
 def test_bad_learning_rate_is_refused():
     with pytest.raises(ValueError, match="lr must be a finite number > 0, got -0.1"):
         Adam({"p": np.zeros(1)}, lr=-0.1)
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (
+            lambda p: SGD(p, momentum="0.9"),
+            "InvalidTypeError",
+            "momentum must be a number in [0, 1), got '0.9'",
+        ),
+        (
+            lambda p: SGD(p, momentum=1.0),
+            "InvalidValueError",
+            "momentum must be a number in [0, 1), got 1.0",
+        ),
+        (
+            lambda p: SGD(p, momentum=True),
+            "InvalidTypeError",
+            "momentum must be a number in [0, 1), got True",
+        ),
+        (lambda p: SGD(p, lr="x"), "InvalidTypeError", "lr must be a positive number, got 'x'"),
+        (lambda p: SGD(p, lr=0), "InvalidValueError", "lr must be a finite number > 0, got 0"),
+        (lambda p: Adam(p, lr="x"), "InvalidTypeError", "lr must be a positive number, got 'x'"),
+        (
+            lambda p: Adam(p, lr=float("nan")),
+            "InvalidValueError",
+            "lr must be a finite number > 0, got nan",
+        ),
+        (
+            lambda p: Adam(p, betas=(1.2, 0.9)),
+            "InvalidValueError",
+            "betas[0] must be a number in [0, 1), got 1.2",
+        ),
+        (
+            lambda p: Adam(p, betas=(0.9, -0.1)),
+            "InvalidValueError",
+            "betas[1] must be a number in [0, 1), got -0.1",
+        ),
+        (
+            lambda p: Adam(p, betas=(0.9, "0.99")),
+            "InvalidTypeError",
+            "betas[1] must be a number in [0, 1), got '0.99'",
+        ),
+        (
+            lambda p: Adam(p, betas=0.9),
+            "InvalidTypeError",
+            "betas must be two numbers in [0, 1), got 0.9",
+        ),
+        (
+            lambda p: Adam(p, betas=(0.9,)),
+            "InvalidTypeError",
+            "betas must be two numbers in [0, 1), got (0.9,)",
+        ),
+        (
+            lambda p: Adam(p, betas="ab"),
+            "InvalidTypeError",
+            "betas must be two numbers in [0, 1), got 'ab'",
+        ),
+        (
+            lambda p: Adam(p, eps=0.0),
+            "InvalidValueError",
+            "eps must be a finite number > 0, got 0.0",
+        ),
+        (
+            lambda p: Adam(p, eps=None),
+            "InvalidTypeError",
+            "eps must be a positive number, got None",
+        ),
+        (
+            lambda p: Adam([p["p"]]),
+            "InvalidTypeError",
+            "params must be a dict of NumPy arrays by name",
+        ),
+        (
+            lambda p: SGD({"p": [1.0]}),
+            "InvalidTypeError",
+            "params['p'] must be a float NumPy array",
+        ),
+        (
+            lambda p: Adam({"p": np.zeros(2, dtype=int)}),
+            "InvalidTypeError",
+            "params['p'] must be a float NumPy array",
+        ),
+    ],
+)
+def test_bad_optimizer_arguments_are_refused_in_one_line(make, error, message):
+    from numpyvae import validation
+
+    with pytest.raises(getattr(validation, error)) as info:
+        make({"p": np.zeros(2)})
+    text = str(info.value)
+    assert text.startswith(message) and "\n" not in text
+
+
+def test_optimizer_arguments_as_a_checkpoint_stores_them_are_accepted():
+    # a checkpoint's JSON gives betas as a list and numbers as floats or ints
+    adam = Adam({"p": np.zeros(2)}, lr=1, betas=[0.5, np.float32(0.75)], eps=1)
+    assert (adam.lr, adam.beta1, adam.beta2, adam.eps) == (1.0, 0.5, 0.75, 1.0)
+    assert SGD({"p": np.zeros(2)}, momentum=0).momentum == 0.0

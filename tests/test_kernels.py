@@ -1,0 +1,190 @@
+"""The fast kernels of the training step against their formula-shaped references.
+
+Each kernel sits beside its reference in the module a student reads (numpyvae.optim,
+numpyvae.likelihoods.bernoulli). In float64 they agree to rounding; in float32 to the stated
+tolerances, which are a few units of the last place of the values involved.
+"""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+from numpyvae import VAE
+from numpyvae.kernels import FlatArrays
+from numpyvae.likelihoods.bernoulli import Bernoulli, bernoulli_fast, bernoulli_reference
+from numpyvae.optim import (
+    FLUSH_MARGIN,
+    SGD,
+    Adam,
+    adam_reference,
+    adam_update,
+    sgd_reference,
+    sgd_update,
+)
+
+HYPER = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
+
+
+def random_arrays(dtype, n=1000, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(n).astype(dtype) for _ in range(3)]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 5e-6)])
+def test_adam_update_matches_the_formula(dtype, tol):
+    """After 20 steps with gradients of scales 1e-4 to 10, m, v and p agree to `tol` times
+    their largest entry: rounding in float64; in float32 about 2 units of the last place a
+    step (the two forms round differently: m += (1 - b1)(g - m) against b1 m + (1 - b1) g)."""
+    start, _, _ = random_arrays(dtype)
+    p_fast, p_ref = start.copy(), start.copy()
+    m_fast, v_fast = np.zeros_like(p_fast), np.zeros_like(p_fast)
+    m_ref, v_ref = np.zeros_like(p_ref), np.zeros_like(p_ref)
+    tmp = np.empty_like(p_fast)
+    rng = np.random.default_rng(1)
+    for t in range(1, 21):
+        g = (rng.standard_normal(p_fast.shape) * 10.0 ** rng.integers(-4, 2)).astype(dtype)
+        adam_update(p_fast, g, m_fast, v_fast, tmp, t, *HYPER.values())
+        adam_reference(p_ref, g, m_ref, v_ref, t, **HYPER)
+    assert p_fast.dtype == m_fast.dtype == v_fast.dtype == dtype
+    for fast, ref in ((m_fast, m_ref), (v_fast, v_ref), (p_fast, p_ref)):
+        assert np.max(np.abs(fast - ref)) <= tol * np.max(np.abs(ref))
+    assert np.max(np.abs(p_fast - start)) > 5e-3  # the parameters did move (~lr a step)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_sgd_update_matches_the_formula(dtype, rtol):
+    p_fast, g, _ = random_arrays(dtype)
+    p_ref, vel_fast, vel_ref = p_fast.copy(), np.zeros_like(p_fast), np.zeros_like(p_fast)
+    for _ in range(5):
+        sgd_update(p_fast, g, vel_fast, 0.01, 0.9)
+        sgd_reference(p_ref, g, vel_ref, 0.01, 0.9)
+    np.testing.assert_allclose(vel_fast, vel_ref, rtol=rtol)
+    np.testing.assert_allclose(p_fast, p_ref, rtol=rtol)
+    assert p_fast.dtype == dtype
+
+
+def logits_and_targets(dtype, M=2, B=16, d=50, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((B, d)) < 0.4).astype(dtype)
+    x[0] = rng.random(d)  # intensities in [0, 1] as well as binary pixels
+    logits = (rng.standard_normal((M, B, d)) * 10).astype(dtype)
+    logits[0, 1, :6] = [-95.0, 95.0, 75.0, -80.0, 0.0, 1e-3]  # saturated, zero and tiny
+    return x, logits
+
+
+def test_bernoulli_fast_matches_the_formula_float64():
+    x, logits = logits_and_targets(np.float64)
+    log_p, grad = bernoulli_fast(x, logits)
+    ref_log_p, ref_grad = bernoulli_reference(x, logits)
+    np.testing.assert_allclose(log_p, ref_log_p, rtol=1e-13)
+    np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=4e-16)
+
+
+def test_bernoulli_fast_matches_the_formula_float32():
+    """float32: log p to 1e-6 relative (a sum of d terms), each gradient entry x - sigmoid(l)
+    to 2 units of the last place of 1 (1.2e-7), against the float64 reference."""
+    x, logits = logits_and_targets(np.float32)
+    log_p, grad = bernoulli_fast(x, logits)
+    assert log_p.dtype == np.float32 and grad.dtype == np.float32
+    ref_log_p, ref_grad = bernoulli_reference(x.astype(np.float64), logits.astype(np.float64))
+    np.testing.assert_allclose(log_p, ref_log_p, rtol=1e-6)
+    np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1.2e-7)
+
+
+def test_bernoulli_chooses_the_kernel_by_precision():
+    x, logits = logits_and_targets(np.float32)
+    fast = bernoulli_fast(x, logits)
+    used = Bernoulli(dtype=np.float32).log_prob_and_grad(x, logits)
+    for a, b in zip(fast, used, strict=True):
+        np.testing.assert_array_equal(a, b)
+    x64, logits64 = x.astype(np.float64), logits.astype(np.float64)
+    exact = Bernoulli().log_prob_and_grad(x64, logits64)  # float64: log1p, not the fast kernel
+    ref = bernoulli_reference(x64, logits64)
+    np.testing.assert_allclose(exact[0], ref[0], rtol=1e-13)
+    np.testing.assert_allclose(exact[1], ref[1], rtol=0, atol=4e-16)
+
+
+def small_model(**options):
+    return VAE(12, 3, hidden=(7,), seed=0, **options)
+
+
+def test_model_parameters_are_views_of_one_flat_buffer():
+    model = small_model()
+    params = model.params
+    assert isinstance(params, FlatArrays)
+    assert params.flat.size == sum(p.size for p in params.values())
+    for p in params.values():
+        assert np.shares_memory(p, params.flat)
+    assert model.encoder.dense[0].params["W"] is params["encoder.0.W"]
+    # writing through the flat buffer changes what the forward pass uses
+    x = np.random.default_rng(0).random((4, 12))
+    before = model.encoder.forward(x).copy()
+    params.flat[:] = 0.0
+    np.testing.assert_array_equal(model.encoder.forward(x), 0.0)
+    assert before.any()
+
+
+def test_loss_and_grads_returns_arrays_the_next_call_leaves_alone():
+    model = small_model()
+    rng = np.random.default_rng(0)
+    x = (rng.random((5, 12)) < 0.5).astype(float)
+    _, first = model.loss_and_grads(x, rng.standard_normal((5, 3)))
+    kept = {n: g.copy() for n, g in first.items()}
+    _, second = model.loss_and_grads(x, rng.standard_normal((5, 3)) + 1.0)
+    for name in kept:
+        np.testing.assert_array_equal(first[name], kept[name])
+    assert any(not np.array_equal(second[n], kept[n]) for n in kept)
+
+
+def train_steps(model, optimizer, steps=5, live=True):
+    rng = np.random.default_rng(3)
+    x = (rng.random((6, 12)) < 0.5).astype(model.dtype)
+    for _ in range(steps):
+        batch = model.prepare(x)
+        eps = model.noise(None, len(batch))
+        _, grads = model.gradients(batch, eps) if live else model.loss_and_grads(x, eps)
+        optimizer.step(grads)
+    return {n: p.copy() for n, p in model.params.items()}
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam(p, lr=0.01), lambda p: SGD(p, lr=0.01)])
+def test_flat_update_equals_the_update_per_parameter(make):
+    """One kernel call over the flat buffer, the same gradients gathered from a plain dict,
+    and one call per parameter (a model whose params are a plain dict) agree bit for bit."""
+    flat = train_steps(small_model(), make(small_model().params), steps=0)  # the start
+    by_flat_model = small_model()
+    by_flat = train_steps(by_flat_model, make(by_flat_model.params))
+    gathered_model = small_model()
+    gathered = train_steps(gathered_model, make(gathered_model.params), live=False)
+    plain_model = copy.deepcopy(small_model())
+    assert type(plain_model.params) is dict  # a deep copy cannot keep the views
+    per_parameter = train_steps(plain_model, make(plain_model.params))
+    for name in by_flat:
+        assert not np.array_equal(by_flat[name], flat[name]), name
+        np.testing.assert_array_equal(by_flat[name], gathered[name])
+        np.testing.assert_array_equal(by_flat[name], per_parameter[name])
+
+
+def test_pickled_model_keeps_training():
+    model = pickle.loads(pickle.dumps(small_model()))
+    start = {n: p.copy() for n, p in model.params.items()}
+    after = train_steps(model, Adam(model.params, lr=0.01))
+    assert all(not np.array_equal(after[n], start[n]) for n in start)
+
+
+def test_adam_flushes_tiny_first_moments_every_flush_every_steps():
+    p = np.ones(4, dtype=np.float32)
+    adam = Adam({"p": p}, lr=1e-3)
+    tiny = float(np.finfo(np.float32).tiny)
+    assert 0.9**adam.flush_every >= 1 / FLUSH_MARGIN > 0.9 ** (adam.flush_every + 1)
+    adam.step({"p": np.array([1.0, 1e-30, 1e-36, 0.0], dtype=np.float32)})
+    m_first = adam.m["p"].copy()
+    assert m_first[2] > 0  # not flushed at a step that is not a multiple of flush_every
+    zero = {"p": np.zeros(4, dtype=np.float32)}
+    while adam.steps < adam.flush_every:
+        adam.step(zero)
+    m = adam.m["p"]
+    assert m[0] > 0 and m[1] == 0 and m[2] == 0  # 1e-31 decayed below 2^16 tiny: flushed
+    assert np.all((m == 0) | (np.abs(m) >= FLUSH_MARGIN * tiny * 0.9**adam.flush_every))
