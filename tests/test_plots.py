@@ -260,3 +260,25 @@ def test_every_kind_of_figure_has_its_fixed_pixel_size(tmp_path, model, history)
     assert figures.keys() == plots.FIGURE_SIZES.keys()
     for kind, fig in figures.items():
         assert png_size(plots.save_figure(fig, tmp_path / f"{kind}.png")) == expected_pixels(kind)
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def test_figures_display_as_png_without_pyplot(model):
+    """IPython shows a returned figure as a PNG of its fixed size, whatever the backend."""
+    formatters = pytest.importorskip("IPython.core.formatters")
+    fig = plots.plot_generation(model, 4)
+    data, _ = formatters.DisplayFormatter().format(fig)
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data["image/png"][16:24])
+    assert (width, height) == expected_pixels("generation")
+
+
+def test_probit_is_the_standard_library_inverse_cdf():
+    from statistics import NormalDist
+
+    p = np.array([[0.01, 0.5], [0.8, 0.999]])
+    expected = [[NormalDist().inv_cdf(v) for v in row] for row in p]
+    assert plots.probit(p).shape == (2, 2)
+    np.testing.assert_array_equal(plots.probit(p), expected)
