@@ -73,7 +73,7 @@ ax.set(
     ylabel="running estimate of KL (nats)",
     title="Monte Carlo (solid) converges to the closed form (dashed)",
 )
-ax.legend(fontsize=8, loc="center right")
+ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1, 0.1))  # between the curves
 plt.show()
 
 # %% [markdown]
