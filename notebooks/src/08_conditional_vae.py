@@ -84,7 +84,8 @@ plain = fit(VAE(784, 2, (256,), dtype=np.float32, seed=0))
 # `generate(n, c=label)` draws $z \sim \mathcal{N}(0, I)$ and decodes it with the label. Below, each
 # **row** is one digit $c = 0, \dots, 9$ and each **column** one $z$, shared by the whole column: the
 # label picks the digit, $z$ the handwriting. Read down a column: the same slant and width in every
-# digit. Where a style suits a digit badly (a very wide 1), the drawing gets blurred.
+# digit. Where a style suits a digit badly (the widest columns), the drawing blurs, and a 1 may
+# come out as a loop.
 
 # %% tags=["figure"]
 z = cvae.rng.standard_normal((10, 2), dtype=cvae.dtype)  # one style per column
