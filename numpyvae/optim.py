@@ -107,15 +107,16 @@ def adam_update(
 
     The bias corrections fold into two scalars (Python floats, so float32 stays float32):
     lr m_hat / (sqrt(v_hat) + eps) = [lr sqrt(1 - b2^t) / (1 - b1^t)] m / (sqrt(v) + eps'),
-    eps' = eps sqrt(1 - b2^t). The moments update as m += (1 - b1)(g - m), the same sum.
-    Passes were measured on the example's 652k float32 parameters: about 1 ms a step in one
-    call, where cache-sized blocks were slower (the call overhead outweighs the cache).
+    eps' = eps sqrt(1 - b2^t). Measured on the example's 652k float32 parameters, one
+    thread: about 0.8 ms a step in one call per line, where cache-sized blocks were slower
+    (the call overhead outweighs the cache); in-place passes (m *= b1) cost half of those
+    that write a third array, and the square root alone is a quarter of the step.
     """
-    np.subtract(g, m, out=tmp)
-    tmp *= 1.0 - beta1
+    m *= beta1
+    np.multiply(g, 1.0 - beta1, out=tmp)
     m += tmp
+    v *= beta2
     np.multiply(g, g, out=tmp)
-    tmp -= v
     tmp *= 1.0 - beta2
     v += tmp
     root = math.sqrt(1.0 - beta2**t)
