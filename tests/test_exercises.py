@@ -184,3 +184,109 @@ def test_forward_helpers_match_their_formulas():
     np.testing.assert_allclose(
         bernoulli_nll(x, logits), -np.sum(x * np.log(p) + (1 - x) * np.log1p(-p), axis=1)
     )
+
+
+# ------------------------------------------------------------------ the typical mistakes named
+
+
+def _reparam(dz, mu, logvar, eps):
+    return dz.sum(0), (dz * eps).sum(0) * _sigma(logvar) / 2
+
+
+@pytest.mark.parametrize(
+    "name, answer, sizes, words",
+    [
+        (
+            "kl_backward",
+            lambda mu, lv: (0.5 * mu, 0.5 * np.expm1(lv)),
+            None,
+            "a factor 2 is missing",
+        ),
+        ("kl_backward", lambda mu, lv: (mu, np.expm1(lv)), None, "a factor 1/2 is missing"),
+        ("bernoulli_backward", lambda x, logits: x - sigmoid(logits), None, "exactly -1 times"),
+        (
+            "reparam_backward",
+            lambda dz, mu, lv, eps: (3 * dz.sum(0), _reparam(dz, mu, lv, eps)[1]),
+            None,
+            "M = 3: you multiplied by M",
+        ),
+        (
+            "reparam_backward",
+            lambda dz, mu, lv, eps: (dz.mean(0), _reparam(dz, mu, lv, eps)[1]),
+            {"M": 5, "B": 6, "k": 3},
+            "1/M with M = 5",
+        ),
+        (
+            "dense_backward",
+            lambda dout, x, W, b: (dout @ W.T, 3.7 * x.T @ dout, dout.sum(0)),
+            None,
+            "exactly 3.7 times the right values: one constant factor is wrong",
+        ),
+        (
+            "dense_backward",
+            lambda dout, x, W, b: (dout @ W.T, (x.T @ dout).T, dout.sum(0)),
+            {"N": 5, "D_in": 4, "D_out": 4},  # a square W: the transpose has the right shape
+            "your dW is the transpose of the right one",
+        ),
+        (
+            "dense_backward",
+            lambda dout, x, W, b: (dout @ W.T, dout.T @ x, dout.sum(0)),
+            None,
+            "It is the transpose of the right dW",
+        ),
+    ],
+    ids=[
+        "half",
+        "twice",
+        "sign",
+        "times-M",
+        "one-over-M",
+        "factor",
+        "square-transpose",
+        "transpose",
+    ],
+)
+def test_feedback_names_the_typical_mistake(name, answer, sizes, words):
+    result = CHECKS[name](answer, sizes=sizes, verbose=False)
+    assert not result.passed and words in result.message, result.message
+
+
+def test_no_hint_when_the_error_is_not_a_constant_factor():
+    wrong, _ = WRONG["relu_backward"]  # the wrong side of the kink: no constant ratio
+    result = CHECKS["relu_backward"](wrong, verbose=False)
+    assert not result.passed and "hint" not in result.message and result.mistake is None
+
+
+def test_check_without_a_function_looks_up_the_answer_by_name():
+    namespace = {"check_kl_backward": CHECKS["kl_backward"]}
+    exec("early = check_kl_backward(verbose=False)", namespace)
+    assert namespace["early"].message.startswith("FAIL (kl_backward): kl_backward is not defined")
+    namespace["kl_backward"] = SOLVED["kl_backward"]
+    exec("later = check_kl_backward(verbose=False)", namespace)
+    assert namespace["later"].passed
+
+
+def test_sizes_are_checked_and_change_the_inputs():
+    with pytest.raises(ValueError, match=r"unknown sizes \['K'\]"):
+        CHECKS["kl_backward"](SOLVED["kl_backward"], sizes={"K": 3}, verbose=False)
+    result = CHECKS["dense_backward"](
+        lambda dout, x, W, b: (dout @ W.T, x.T @ dout, dout.sum(0)),
+        sizes={"N": 2, "D_in": 6, "D_out": 7},
+        verbose=False,
+    )
+    assert result.passed and "dW[" in result.message
+
+
+def test_a_cell_with_a_syntax_error_becomes_code_that_says_so(capsys):
+    from numpyvae.exercises import _syntax_guard, report_syntax_errors
+
+    assert report_syntax_errors() is None  # outside IPython: nothing to install
+    cell = ["def relu_backward(dout, x):\n", "    return dout * (x > 0\n"]
+    namespace = {"relu_backward": "an older answer"}
+    exec("".join(_syntax_guard(cell)), namespace)
+    printed = capsys.readouterr().out
+    assert printed.startswith("FAIL: this cell has a SyntaxError") and "line 2" in printed
+    assert "relu_backward is not defined until then" in printed
+    assert "relu_backward" not in namespace  # its check will say so, not use the old answer
+    good = ["x = 1\n"]
+    assert _syntax_guard(good) is good
