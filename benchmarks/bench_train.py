@@ -38,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--no-torch", action="store_true", help="leave out both PyTorch runs")
     parser.add_argument("--no-jax", action="store_true", help="leave out JAX")
+    parser.add_argument(
+        "--adam-threads", type=int, default=1, help="threads of numpyvae's Adam update (1)"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
         "--profile", action="store_true", help="only profile one numpyvae epoch (cProfile)"
@@ -63,7 +66,8 @@ from numpyvae.vae import VAE  # noqa: E402
 
 def numpyvae_setup(seed: int, batch_size: int) -> Trainer:
     model = VAE(784, 20, hidden=(400,), likelihood="bernoulli", seed=seed, dtype=np.float32)
-    return Trainer(model, Adam(model.params, lr=1e-3), batch_size=batch_size, seed=seed)
+    optimizer = Adam(model.params, lr=1e-3, threads=args.adam_threads)
+    return Trainer(model, optimizer, batch_size=batch_size, seed=seed)
 
 
 def peak_rss_mib() -> float:
@@ -116,6 +120,7 @@ def profile_epoch(data_dir: str, batch_size: int) -> None:
 def run_memory_probe_subprocess() -> dict:
     command = [sys.executable, __file__, "--memory-probe", "--threads", str(args.threads)]
     command += ["--data-dir", args.data_dir, "--batch-size", str(args.batch_size)]
+    command += ["--adam-threads", str(args.adam_threads)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 

@@ -13,14 +13,20 @@ flat parameter buffer (numpyvae.kernels.FlatArrays) rather than once per paramet
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from numpyvae.kernels import FlatArrays
-from numpyvae.validation import InvalidTypeError, InvalidValueError, check_positive_float
+from numpyvae.validation import (
+    InvalidTypeError,
+    InvalidValueError,
+    check_positive_float,
+    check_positive_int,
+)
 
 # Adam's first moment is flushed to 0 below this many smallest normal numbers, once every
 # `flush_every` steps (see `Adam`): 2^16 * 1.2e-38 = 7.7e-34 in float32.
@@ -125,6 +131,30 @@ def adam_update(
     np.divide(m, tmp, out=tmp)
     tmp *= lr * root / (1.0 - beta1**t)
     p -= tmp
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}  # helper threads, by their number
+
+
+def in_parallel(kernel: Callable[..., None], n_threads: int, arrays: list, *scalars) -> None:
+    """kernel(*parts, *scalars) on `n_threads` consecutive parts of the 1-D `arrays` at once.
+
+    For element-wise kernels only (each entry's result depends on that entry alone). NumPy
+    releases the GIL inside its loops, so the parts run on separate cores; the calling thread
+    takes the first part.
+    """
+    if n_threads == 1:
+        kernel(*arrays, *scalars)
+        return
+    if n_threads - 1 not in _POOL:
+        _POOL[n_threads - 1] = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="numpyvae")
+    pool = _POOL[n_threads - 1]
+    bounds = np.linspace(0, arrays[0].size, n_threads + 1).astype(int)
+    parts = [[a[lo:hi] for a in arrays] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    futures = [pool.submit(kernel, *part, *scalars) for part in parts[1:]]
+    kernel(*parts[0], *scalars)
+    for future in futures:
+        future.result()
 
 
 def flush_subnormal(a: np.ndarray, threshold: float, scratch: np.ndarray) -> None:
@@ -235,8 +265,11 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        threads: int = 1,
     ) -> None:
         super().__init__(params, lr)
+        # Threads for the update of a flat buffer (a model's params): its two halves at once.
+        self.threads = check_positive_int("threads", threads)
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise InvalidTypeError(f"betas must be two numbers in [0, 1), got {betas!r:.80}")
         self.beta1 = check_fraction("betas[0]", betas[0])
@@ -265,7 +298,8 @@ class Adam(Optimizer):
 
     def _update_flat(self, p: np.ndarray, g: np.ndarray) -> None:
         m, tmp = self.m.flat, self._scratch
-        adam_update(p, g, m, self.v.flat, tmp, self.steps, *self._hyper())
+        arrays = [p, g, m, self.v.flat, tmp]
+        in_parallel(adam_update, self.threads, arrays, self.steps, *self._hyper())
         self._flush(m, tmp)
 
     def _hyper(self) -> tuple[float, float, float, float]:

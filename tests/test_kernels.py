@@ -188,3 +188,14 @@ def test_adam_flushes_tiny_first_moments_every_flush_every_steps():
     m = adam.m["p"]
     assert m[0] > 0 and m[1] == 0 and m[2] == 0  # 1e-31 decayed below 2^16 tiny: flushed
     assert np.all((m == 0) | (np.abs(m) >= FLUSH_MARGIN * tiny * 0.9**adam.flush_every))
+
+
+def test_adam_on_two_threads_equals_one_thread():
+    """The update is element-wise, so running the halves of the flat buffer on two threads
+    gives the same bits."""
+    results = []
+    for threads in (1, 2):
+        model = small_model()
+        results.append(train_steps(model, Adam(model.params, lr=0.01, threads=threads)))
+    for name in results[0]:
+        np.testing.assert_array_equal(results[0][name], results[1][name])

@@ -156,6 +156,16 @@ def test_bad_learning_rate_is_refused():
             "eps must be a positive number, got None",
         ),
         (
+            lambda p: Adam(p, threads=0),
+            "InvalidValueError",
+            "threads must be a positive integer (>= 1), got 0",
+        ),
+        (
+            lambda p: Adam(p, threads=1.5),
+            "InvalidTypeError",
+            "threads must be a positive integer, got 1.5",
+        ),
+        (
             lambda p: Adam([p["p"]]),
             "InvalidTypeError",
             "params must be a dict of NumPy arrays by name",
