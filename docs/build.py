@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
-import inspect
 import json
 import os
 import pkgutil
@@ -35,7 +33,7 @@ DOCS = ROOT / "docs"
 sys.path.insert(0, str(DOCS))
 sys.path.insert(0, str(ROOT))
 
-from conf import section_label  # noqa: E402 (docs/ is put on the path just above)
+from conf import canonical_name, section_label  # noqa: E402 (docs/ is put on the path just above)
 
 HEADING = re.compile(r"^(##|###) (\d+(?:\.\d+)?)\.? ")
 MATH_FENCE = re.compile(r"^( *)```math\n(.*?)\n\1```$", flags=re.S | re.M)
@@ -79,36 +77,6 @@ def test_label(path: str, function: str) -> str:
     return f"tests-{path.replace('/', '-')}-{function}".lower()
 
 
-def canonical_name(dotted: str) -> str:
-    """Where autodoc documents the object `dotted` names: the module that defines it.
-
-    `numpyvae.vae.LossParts`, imported there from `numpyvae.objectives`, becomes the name under
-    its defining module. A name that does not import is returned unchanged (its link then stays
-    unresolved and the browser test reports it).
-    """
-    parts = dotted.split(".")
-    for split in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:split]))
-        except ImportError:
-            continue
-        rest = parts[split:]
-        break
-    else:
-        return dotted
-    owner_name = obj.__name__
-    try:
-        for position, attribute in enumerate(rest):
-            obj = getattr(obj, attribute)
-            if inspect.isclass(obj) or inspect.isfunction(obj):
-                owner_name = f"{obj.__module__}.{obj.__qualname__}"
-            elif position == len(rest) - 1:
-                owner_name = f"{owner_name}.{attribute}"  # a property or a constant
-    except AttributeError:
-        return dotted
-    return owner_name
-
-
 def reference_line(prefix: str, rest: str, cited_tests: dict[str, set[str]]) -> str:
     """An "In the code:" or "Checked by:" line with every name a link."""
 
@@ -119,7 +87,7 @@ def reference_line(prefix: str, rest: str, cited_tests: dict[str, set[str]]) -> 
             cited_tests.setdefault(test.group(1), set()).add(test.group(2))
             return f"{{ref}}`{name} <{test_label(test.group(1), test.group(2))}>`"
         if name.startswith("numpyvae."):
-            return f"{{py:obj}}`{name} <{canonical_name(name)}>`"
+            return f"{{py:obj}}`{name} <{canonical_name(name) or name}>`"
         return m.group()
 
     return prefix + CODE_SPAN.sub(link, rest)

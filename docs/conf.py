@@ -8,7 +8,9 @@ copied into `_static/`; Sphinx's default would load it from a CDN).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import inspect
 import os
 import re
 import sys
@@ -42,14 +44,18 @@ suppress_warnings = ["myst.header"]  # notebooks may start below level 1 after t
 # ---------------------------------------------------------------- API reference
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {"members": True}
 
 # "derivations.md §N.M" (or "derivations.md section N.M"), or a bare "§N.M": in this project §
-# always means derivations.md. A bare "section 1.3" may be a paper's and is left alone.
-CITATION = re.compile(r"(?:derivations\.md,? (?:§|section )|§)(\d+(?:\.\d+)?)")
+# always means derivations.md. A bare "section 1.3" may be a paper's and is left alone. Or a
+# `code span`, the docstrings' way to name code.
+CITATION_OR_CODE = re.compile(
+    r"(?:derivations\.md,? (?:§|section )|§)(?P<section>\d+(?:\.\d+)?)|`(?P<code>[^`\n]+)`"
+)
 SECTIONS = set(
     re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", (ROOT / "derivations.md").read_text("utf-8"), re.M)
 )
+QUALIFIED_NAME = re.compile(r"numpyvae(\.\w+)+")
 # The project's docstrings are plain text, not reStructuredText: these characters would start
 # inline markup (emphasis, interpreted text, substitutions, references) and are escaped.
 RST_SPECIAL = re.compile(r"([\\*`|_])")
@@ -60,15 +66,55 @@ def section_label(number: str) -> str:
     return "derivations-" + number.replace(".", "-")
 
 
-def link_citations(line: str) -> str:
-    """One plain-text docstring line as reST: escaped, with every § citation a link."""
+def canonical_name(dotted: str) -> str | None:
+    """Where autodoc documents the object `dotted` names: under the module that defines it.
+
+    `numpyvae.vae.LossParts`, imported there from `numpyvae.objectives`, gets the name under its
+    defining module; a method defined in a base class, the base class's name. None when the name
+    does not import.
+    """
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        break
+    else:
+        return None
+    name = obj.__name__
+    for position, attribute in enumerate(parts[split:]):
+        obj = getattr(obj, attribute, None)
+        if obj is None:
+            return None
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            name = f"{obj.__module__}.{obj.__qualname__}"
+        elif position == len(parts) - split - 1:
+            name = f"{name}.{attribute}"  # a property or a constant
+    return name
+
+
+def inline(m: re.Match) -> str:
+    """reST for one citation or code span of a docstring."""
+    section, code = m.group("section"), m.group("code")
+    if section is not None:
+        if section not in SECTIONS:  # not a section of derivations.md (test_derivations says so)
+            return RST_SPECIAL.sub(r"\\\1", m.group())
+        return f"\\ :ref:`{m.group()} <{section_label(section)}>`\\ "
+    target = canonical_name(code) if QUALIFIED_NAME.fullmatch(code) else None
+    if target is not None and "._" not in target:  # private names have no entry
+        return f"\\ :py:obj:`{code} <{target}>`\\ "
+    if code.strip() != code or "``" in code or code.endswith("\\"):
+        return RST_SPECIAL.sub(r"\\\1", m.group())
+    return f"\\ ``{code}``\\ "
+
+
+def docstring_line(line: str) -> str:
+    """One plain-text docstring line as reST: escaped, citations and code names linked."""
     parts = []
     position = 0
-    for m in CITATION.finditer(line):
-        if m.group(1) not in SECTIONS:
-            continue  # not a section of derivations.md: stays text (test_derivations reports it)
-        parts.append(RST_SPECIAL.sub(r"\\\1", line[position : m.start()]))
-        parts.append(f"\\ :ref:`{m.group()} <{section_label(m.group(1))}>`\\ ")
+    for m in CITATION_OR_CODE.finditer(line):
+        parts += [RST_SPECIAL.sub(r"\\\1", line[position : m.start()]), inline(m)]
         position = m.end()
     parts.append(RST_SPECIAL.sub(r"\\\1", line[position:]))
     return "".join(parts)
@@ -79,8 +125,15 @@ def docstring_to_rest(app, what, name, obj, options, lines: list[str]) -> None:
 
     Each paragraph becomes a line block, which keeps the docstring's line breaks and indentation
     (an indented shape or formula line would otherwise read as a block quote or a definition).
+    A class starts with its base classes from the package (another library's, such as object or
+    abc.ABC, would have no page here: the site is offline and self-contained).
     """
-    lines[:] = [f"| {link_citations(line)}" if line.strip() else "" for line in lines]
+    lines[:] = [f"| {docstring_line(line)}" if line.strip() else "" for line in lines]
+    if what == "class" and inspect.isclass(obj):
+        bases = [b for b in obj.__bases__ if b.__module__.split(".")[0] == project]
+        if bases:
+            names = ", ".join(f":py:class:`{b.__module__}.{b.__qualname__}`" for b in bases)
+            lines[:0] = [f"| Bases: {names}", ""]
 
 
 # ---------------------------------------------------------------- HTML
@@ -95,25 +148,23 @@ mathjax_path = "mathjax/tex-chtml.js"
 html_theme_options = {
     "description": "A VAE in NumPy, every gradient by hand",
     "fixed_sidebar": True,
+    "page_width": "1200px",
+    "sidebar_width": "300px",
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 
 
-def project_bases(app, name, obj, options, bases: list) -> None:
-    """autodoc-process-bases: list only the project's own base classes.
+def unlinked_reference(app, env, node, contnode):
+    """missing-reference: which names with no entry are shown as plain code instead of a link.
 
-    Another library's class (object, abc.ABC, argparse.ArgumentParser) has no page here: the
-    site is offline and self-contained.
+    A name from outside the package (numpy.ndarray, matplotlib's Figure in a signature), and a
+    code name in a docstring that has no entry of its own (a constant, say): both are code, not
+    links. A missing numpyvae name anywhere else (derivations.md's "In the code:" lines) stays a
+    broken reference, which tests/test_site.py reports.
     """
-    bases[:] = [b for b in bases if getattr(b, "__module__", "").split(".")[0] == project]
-
-
-def outside_reference(app, env, node, contnode):
-    """missing-reference: a name from outside the package (numpy.ndarray, matplotlib's Figure in
-    a signature) is shown as code, not as a link; a missing numpyvae name stays a broken
-    reference, which tests/test_site.py reports."""
-    if node.get("reftarget", "").split(".")[0] == project:
+    outside = node.get("reftarget", "").split(".")[0] != project
+    if not outside and not node.get("refdoc", "").startswith("api/"):
         return None
     if isinstance(contnode, nodes.Element):
         contnode["classes"] = [c for c in contnode["classes"] if c != "xref"]
@@ -122,5 +173,4 @@ def outside_reference(app, env, node, contnode):
 
 def setup(app) -> None:
     app.connect("autodoc-process-docstring", docstring_to_rest)
-    app.connect("autodoc-process-bases", project_bases)
-    app.connect("missing-reference", outside_reference)
+    app.connect("missing-reference", unlinked_reference)

@@ -287,3 +287,12 @@ def test_derivations_and_api_link_both_ways(pages, server):
     # The home page (README, with the guides) reaches the derivations and every notebook.
     assert links("index.html", r"/derivations\.html$")
     assert len(links("index.html", r"/notebooks/\d\d_\w+\.html$")) >= 8
+
+
+def test_home_page_is_the_readme_with_the_guides(pages):
+    """Every section of the README, the students' and instructors' guides among them."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    titles = [t.replace("`", "") for t in re.findall(r"^## (.+)$", readme, flags=re.M)]
+    assert {"For students", "For instructors"} <= set(titles)
+    home = " ".join(pages["index.html"]["text"].split())
+    assert [t for t in titles if t not in home] == []
