@@ -230,9 +230,44 @@ def main() -> None:
         + f"; max RSS / float32 data {memory['maxrss_mib'] / memory['data_mib']:.2f} "
         "(target <= 2)"
     )
+    print("\n" + markdown_table(times, test, results))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "times": times, "test": test, **results}, f, indent=1)
+
+
+LABELS = {
+    "numpyvae": "numpyvae (float32)",
+    "torch": "PyTorch eager, default Adam (the example as written)",
+    "torch_fused": "PyTorch eager, `Adam(fused=True)`",
+    "jax": "JAX, whole step `jax.jit`, optax Adam",
+    "floor": "the matrix products of a numpyvae epoch alone (the floor)",
+}
+
+
+def markdown_table(times: dict, test: dict, results: dict) -> str:
+    """The run's figures as the Markdown table of benchmarks/README.md."""
+    med = results["median_epoch_s"]
+    lines = [
+        "| contender | median epoch | numpyvae / it | test -ELBO, mean of seeds (each) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, seconds in med.items():
+        ratio = "" if name == "numpyvae" else f"{med['numpyvae'] / seconds:.2f}"
+        if name in test:
+            each = ", ".join(f"{v:.2f}" for v in test[name])
+            loss = f"{np.mean(test[name]):.2f} ({each})"
+        else:
+            loss = ""
+        lines.append(f"| {LABELS[name]} | {seconds:.2f} s | {ratio} | {loss} |")
+    memory = results["memory"]
+    lines.append("")
+    lines.append(
+        f"Efficiency floor / numpyvae {results['efficiency']:.2f}; peak resident set of a "
+        f"numpyvae training run {memory['maxrss_mib']:.0f} MiB for {memory['data_mib']:.0f} MiB "
+        f"of float32 data ({memory['maxrss_mib'] / memory['data_mib']:.2f}x)."
+    )
+    return "\n".join(lines)
 
 
 def summarize(times: dict, test: dict) -> dict:
