@@ -39,7 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-torch", action="store_true", help="leave out both PyTorch runs")
     parser.add_argument("--no-jax", action="store_true", help="leave out JAX")
     parser.add_argument(
-        "--adam-threads", type=int, default=1, help="threads of numpyvae's Adam update (1)"
+        "--adam-threads",
+        type=int,
+        default=None,
+        help="threads of numpyvae's Adam update (default: --threads, as the others use)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
@@ -50,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 args = parse_args()
+if args.adam_threads is None:
+    args.adam_threads = args.threads
 common.limit_threads(args.threads)
 common.limit_jax_threads(args.threads)
 
