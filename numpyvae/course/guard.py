@@ -1,12 +1,12 @@
 """What a submission may not do while the grader runs its code.
 
 `LibraryBlock` replaces, for the duration of a `with` block, the library's own implementations
-of the graded backward passes by functions that refuse to run: every method of the model's
-classes (layers, posteriors, likelihoods, the model, the objectives), every function whose name
-says it computes a gradient, and the finite-difference and checking helpers of
-numpyvae.gradcheck and numpyvae.exercises. Forward helpers such as `numpyvae.layers.sigmoid`
-stay usable. A blocked call raises `Blocked`, which derives from BaseException so that an
-answer's `except Exception` cannot swallow it, and is remembered in `LibraryBlock.calls`.
+of the graded backward passes by functions that refuse to run: every function numpyvae defines
+(wherever a module re-exports it, or a registry dict holds it) and every method of its classes,
+the finite differences of numpyvae.gradcheck and the forward passes of numpyvae.exercises
+included. Only the element-wise helpers an answer may use, `sigmoid` and `softplus`, stay
+usable. A blocked call raises `Blocked`, which derives from BaseException so that an answer's
+`except Exception` cannot swallow it, and is remembered in `LibraryBlock.calls`.
 
 `ModuleSnapshot` notices (and undoes) a submission that rebinds a name inside a numpyvae module
 or one of its classes, or in NumPy's namespace, e.g. `numpyvae.exercises.check_kl_backward =
@@ -16,16 +16,26 @@ or one of its classes, or in NumPy's namespace, e.g. `numpyvae.exercises.check_k
 from __future__ import annotations
 
 import inspect
-import re
 import signal
 import sys
 from types import FunctionType, ModuleType
 
-# Modules whose every function is blocked: they compute or judge gradients numerically.
-NUMERICAL = ("numpyvae.gradcheck", "numpyvae.exercises")
-# Modules never touched: the grader itself.
+# Never touched: the grader itself.
 GRADER = "numpyvae.course"
-GRADIENT_NAME = re.compile(r"grad|backward|vjp", re.IGNORECASE)
+# What an answer may call: element-wise functions with no gradient in them.
+ALLOWED = {"numpyvae.layers.activations.sigmoid", "numpyvae.layers.activations.softplus"}
+
+
+def _library_function(value: object) -> bool:
+    """Whether `value` is a function numpyvae defines, outside the grader and ALLOWED."""
+    if not isinstance(value, FunctionType):
+        return False
+    module = getattr(value, "__module__", None) or ""
+    return (
+        module.startswith("numpyvae.")
+        and not module.startswith(GRADER)
+        and f"{module}.{value.__qualname__}" not in ALLOWED
+    )
 
 
 class Blocked(BaseException):  # noqa: N818 (it is not an error of the grader)
@@ -42,17 +52,28 @@ def _numpyvae_modules() -> list[ModuleType]:
     ]
 
 
-def _refuser(qualname: str):
+def _refuser(qualname: str, owner: type | None = None):
     # Not functools.wraps: its __wrapped__ would hand the original back to the submission.
     def refuse(*args, **kwargs):
-        LibraryBlock.calls.append(qualname)
+        name = qualname
+        if owner is not None and args and isinstance(args[0], owner):
+            # An inherited method: name the class the submission used (ReLU, not Layer).
+            name = f"{type(args[0]).__qualname__}.{qualname.rsplit('.', 1)[-1]}"
+        LibraryBlock.calls.append(name)
         raise Blocked(
-            f"{qualname} is numpyvae's own implementation; the grader does not let an answer "
+            f"{name} is numpyvae's own implementation; the grader does not let an answer "
             "call it: write the gradient by hand"
         )
 
     refuse.__qualname__ = refuse.__name__ = qualname.rsplit(".", 1)[-1]
     return refuse
+
+
+def _set(owner, name, value) -> None:
+    if isinstance(owner, dict):
+        owner[name] = value
+    else:
+        setattr(owner, name, value)
 
 
 class LibraryBlock:
@@ -68,22 +89,23 @@ class LibraryBlock:
         self._saved: list[tuple[object, str, object]] = []
 
     def _targets(self):
-        """(owner, attribute name, qualified name) of everything to block."""
+        """(owner, key, qualified name) of everything to block; owner a namespace or a dict."""
         for module in _numpyvae_modules():
-            numerical = module.__name__ in NUMERICAL
             for name, value in list(vars(module).items()):
-                if isinstance(value, FunctionType) and value.__module__ == module.__name__:
-                    if numerical or GRADIENT_NAME.search(name):
-                        yield module, name, f"{module.__name__}.{name}"
+                if _library_function(value):
+                    yield module, name, f"{value.__module__}.{value.__qualname__}"
+                elif isinstance(value, dict):  # a registry of functions, e.g. by name
+                    for key, item in list(value.items()):
+                        if _library_function(item):
+                            yield value, key, f"{item.__module__}.{item.__qualname__}"
                 elif (
                     inspect.isclass(value)
                     and value.__module__ == module.__name__
-                    and not numerical
                     and not issubclass(value, BaseException)
                 ):
                     for attr, member in list(vars(value).items()):
-                        public = not attr.startswith("_") or attr == "__call__"
-                        if public and isinstance(member, FunctionType):
+                        public = not attr.startswith("_") or attr in ("__init__", "__call__")
+                        if public and isinstance(member, (FunctionType, staticmethod)):
                             yield value, attr, f"{value.__qualname__}.{attr}"
 
     def __enter__(self) -> LibraryBlock:
@@ -101,15 +123,15 @@ class LibraryBlock:
             if (id(owner), name) in seen:
                 continue
             seen.add((id(owner), name))
-            original = vars(owner)[name]
+            original = owner[name] if isinstance(owner, dict) else vars(owner)[name]
             self._saved.append((owner, name, original))
-            setattr(owner, name, _refuser(qualname))
+            _set(owner, name, _refuser(qualname, owner if isinstance(owner, type) else None))
 
     def __exit__(self, *exc) -> None:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         try:
             for owner, name, original in reversed(self._saved):
-                setattr(owner, name, original)
+                _set(owner, name, original)
             self._saved.clear()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
