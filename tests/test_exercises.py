@@ -2,8 +2,8 @@
 answers (never raise), and PASS on the answers of the solutions notebook.
 
 The solutions are read from notebooks/solutions/06_gradient_check_solutions.ipynb (cells tagged
-"setup" and "solution") and the placeholders from the exercise notebook (tag "exercise"), so
-these tests judge exactly what students and CI run.
+"setup" and "answer") and the placeholders from the exercise notebook (the same tags), so these
+tests judge exactly what students and CI run.
 """
 
 from __future__ import annotations
