@@ -188,7 +188,8 @@ class Optimizer:
 
     def step(self, grads: dict[str, np.ndarray]) -> None:
         """Update every parameter in place from grads[name] (same shape)."""
-        missing = set(self.params) - set(grads)
+        same_layout = isinstance(grads, FlatArrays) and grads.layout is self.params.layout
+        missing = () if same_layout else set(self.params) - set(grads)
         if missing:
             raise InvalidValueError(f"grads lacks the parameters {sorted(missing)}")
         self.steps += 1
@@ -196,7 +197,7 @@ class Optimizer:
             for name, p in self.params.items():
                 self._update(name, p, grads[name])
             return
-        if isinstance(grads, FlatArrays) and grads.layout is self.params.layout:
+        if same_layout:
             flat_grad = grads.flat
         else:
             if self._gathered is None:
