@@ -179,7 +179,7 @@ def test_release_command_writes_the_exercises_and_no_solution(tmp_path):
         for name, text in texts.items():
             assert line not in text, f"solution line {line!r} is in the release's {name}"
     notebook_text = texts["06_gradient_check_exercises.ipynb"]
-    assert notebook_text.count("raise NotImplementedError(\"") == 5
+    assert notebook_text.count('raise NotImplementedError("') == 5
     assert "YOURNAME.ipynb" in texts["README.md"]
 
 
