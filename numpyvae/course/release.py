@@ -27,8 +27,8 @@ from numpyvae.course.source import (
 STUDENT_README = """\
 # Gradient-check exercises
 
-Open each notebook in Jupyter (`pip install numpyvae notebook`, or the course's environment) and
-work from top to bottom: replace each `raise NotImplementedError(...)` in a cell marked YOUR
+Open each notebook in Jupyter (`pip install notebook`, with numpyvae installed as your course
+says: the wheel you were given, or `pip install -e .` in a clone) and work from top to bottom: replace each `raise NotImplementedError(...)` in a cell marked YOUR
 ANSWER with your code, run the cell, then the check below it. "Run All" always reaches the end:
 a check that fails, or a syntax error in one answer, only prints FAIL for that exercise.
 
