@@ -28,8 +28,9 @@ STUDENT_README = """\
 # Gradient-check exercises
 
 Open each notebook in Jupyter (`pip install notebook`, with numpyvae installed as your course
-says: the wheel you were given, or `pip install -e .` in a clone) and work from top to bottom: replace each `raise NotImplementedError(...)` in a cell marked YOUR
-ANSWER with your code, run the cell, then the check below it. "Run All" always reaches the end:
+says: the wheel you were given, or `pip install -e .` in a clone) and work from top to bottom:
+replace each `raise NotImplementedError(...)` in a cell marked YOUR ANSWER with your code, run
+the cell, then the check below it. "Run All" always reaches the end:
 a check that fails, or a syntax error in one answer, only prints FAIL for that exercise.
 
 Hand in the notebook itself, renamed `YOURNAME.ipynb` (one file; outputs may stay in it).
