@@ -207,6 +207,24 @@ def test_generated_notebooks_match_their_sources():
     assert not stray, f"notebooks without a source in notebooks/src/: {stray}"
 
 
+def test_every_cell_that_draws_is_tagged_figure():
+    """A cell that calls a plotting function carries the tag the execution test checks, and
+    only such a cell (so the tags cannot drift from the code)."""
+    import re
+
+    from numpyvae.course.source import read_source
+
+    draws = re.compile(r"\bplots?\.plot_\w+\(|\bplot_\w+\(|plt\.show\(\)|\.imshow\(")
+    for source in sorted((NOTEBOOK_DIR / "src").glob("*.py")):
+        for i, cell in enumerate(read_source(source)):
+            if cell.kind == "code":
+                drawing = bool(draws.search(cell.text))
+                assert drawing == ("figure" in cell.tags), (
+                    f"{source.name} cell {i} {'draws but is not' if drawing else 'is'} tagged "
+                    f"'figure'{'' if drawing else ' but calls no plotting function'}"
+                )
+
+
 def test_notebooks_reach_nothing_outside_the_package():
     """No notebook source edits sys.path or opens a path into the repository (rule 1)."""
     from numpyvae.course.source import read_source
