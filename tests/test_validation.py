@@ -100,7 +100,7 @@ def test_bad_labels_for_a_conditional_model():
 def test_bad_training_arguments(model):
     with pytest.raises(ValueError, match="lr must be a finite number > 0, got 0"):
         Adam(model.params, lr=0.0)
-    with pytest.raises(ValueError, match="momentum must be in"):
+    with pytest.raises(ValueError, match="momentum must be a number in"):
         SGD(model.params, lr=0.1, momentum=1.5)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         Trainer(model, Adam(model.params), batch_size=0)
