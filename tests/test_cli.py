@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from numpyvae import cli, plots
-from numpyvae.cli.data import load_data
 from numpyvae.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from numpyvae.cli.data import load_data
 from numpyvae.train import Trainer
 
 # A tiny run: 200 training and 200 test images of the embedded subset, hidden 16, k = 2.

@@ -5,8 +5,8 @@ import pytest
 
 from numpyvae import VAE
 from numpyvae.gradcheck import check_gradient, check_model
-from numpyvae.objectives.iwae import iwae_bound
 from numpyvae.objectives import elbo_analytic_kl, elbo_sampled_kl, log_posterior, log_prior
+from numpyvae.objectives.iwae import iwae_bound
 from numpyvae.posteriors import POSTERIORS
 
 ARCHITECTURES = [

@@ -5,8 +5,8 @@ import pytest
 
 from numpyvae import VAE
 from numpyvae.gradcheck import check_model
-from numpyvae.objectives.iwae import log_likelihood, log_sum_exp
 from numpyvae.objectives import log_prior
+from numpyvae.objectives.iwae import log_likelihood, log_sum_exp
 
 ARCHITECTURES = [
     dict(hidden=(7,), activation="tanh", seed=0, posterior="diagonal"),
@@ -64,7 +64,9 @@ def test_bound_grows_with_the_number_of_samples():
     means, errors = [], []
     for K in (1, 5, 50):
         bounds = [
-            log_sum_exp(model.log_weights(model.prepare(x), rng.standard_normal((K, 10, 2))), 0).mean()
+            log_sum_exp(
+                model.log_weights(model.prepare(x), rng.standard_normal((K, 10, 2))), 0
+            ).mean()
             - np.log(K)
             for _ in range(300)
         ]

@@ -1,7 +1,7 @@
 # ruff: noqa: E501
 
 # %% [markdown]
-# # 09 · The Fisher auto-encoder
+# # 9. The Fisher auto-encoder
 #
 # Lecture 004 lists "1.3 Fisher Autoencoders" and stops at the heading. The Fisher auto-encoder (Elkhalil et al., AISTATS 2021) keeps the VAE's encoder $q_\phi(z|x)$ and decoder $p_\theta(x|z)$ but trains them on a different divergence between the data-side joint $p_d(x)\,q_\phi(z|x)$ and the model $p(z)\,p_\theta(x|z)$: the **Fisher divergence**, which compares *scores* (gradients of log densities) instead of log densities. After an integration by parts in $x$ the unknown data score drops out and what remains (derivations.md §12.1-12.2) is, per image and noise draw,
 #
@@ -25,7 +25,7 @@ from numpyvae.plots import tile_images
 from numpyvae.train import Trainer
 
 # %% [markdown]
-# ## 1. The loss and its gradient, checked
+# ## The loss and its gradient, checked
 #
 # `objective="fisher"` selects it, for the Gaussian decoder with unit or one learned variance. Its loss is not in nats and can be negative; it comes as three terms (the `reconstruction` column of the history is the x-score, `kl` the other two). Every gradient, encoder, decoder and the variance, against finite differences in float64:
 
@@ -39,7 +39,7 @@ print(report)
 assert report.passed
 
 # %% [markdown]
-# ## 2. The linear-Gaussian toy: which posterior variance does it choose?
+# ## The linear-Gaussian toy: which posterior variance does it choose?
 #
 # Take a linear decoder $f(z) = Wz$ with $s^2 = 1$ and a linear encoder mean $\mu = Ax$ with $A = P^{-1}W^\top$, $P = I + W^\top W$, both held fixed, and let each objective choose the posterior variances $D_j$. The ELBO picks $1/P_{jj}$. The Fisher loss has a closed form here (derivations.md §12.6), minimised by $D_j^2 = (1 + (AA^\top)_{jj}) / ((P^2)_{jj} + (W^\top W)_{jj})$. The columns of $W$ are not orthogonal, so neither objective can reach the exact posterior, whose covariance $P^{-1}$ is not diagonal; they disagree on the best diagonal compromise.
 
@@ -91,7 +91,7 @@ plt.show()
 # %% [markdown]
 # The Fisher loss (blue) bottoms out at $D_1 = 0.0739$, a quarter below the ELBO's $0.0984$ (orange): the Fisher auto-encoder's posterior is **narrower**. Its curve is also far more sharply curved: a posterior variance 30% off its optimum costs the Fisher loss more than ten times what it costs the ELBO. Why narrower: the z-score alone, $\frac12\lVert P D^{1/2} - D^{-1/2}\rVert_F^2$, is smallest at $D_j = 1/\sqrt{(P^2)_{jj}}$, and $(P^2)_{jj} = P_{jj}^2 + \sum_{i \ne j} P_{ij}^2$ exceeds $P_{jj}^2$ whenever the exact posterior is correlated (here strongly: $P_{12} = 9.04$ beside $P_{11} = 10.16$). The Fisher divergence charges a diagonal $q$ for the correlation it cannot represent by shrinking it; the stability term moves the optimum only from $0.0735$ to $0.0739$.
 #
-# ## 3. The linear-Gaussian toy: recovering the decoder
+# ## The linear-Gaussian toy: recovering the decoder
 #
 # Now train everything, from a random start, on 2000 points drawn from a linear-Gaussian model with $d = 4$, $k = 2$, decoder singular values 2 and 1 and noise variance $s^2 = 0.3$ (the columns of the true $W$ are orthogonal, so the exact posterior is diagonal and both objectives have the truth as their optimum). The data are whitened to the model's exact mean and covariance, so only the optimisation stands between the start and the truth. Both objectives get the same Adam schedule and 8 samples of $z$ per point.
 
@@ -129,7 +129,8 @@ elbo_lin, elbo_trace = fit_linear("elbo")
 print(f"both trained in {time.time() - start:.1f} s")
 for name, trace in [("Fisher", fisher_trace), ("ELBO", elbo_trace)]:
     print(
-        f"{name:6s}: singular values {trace[-1, :2].round(3)}, s^2 = {trace[-1, 2]:.4f}   (truth 2, 1, 0.3)"
+        f"{name:6s}: singular values {trace[-1, :2].round(3)}, s^2 = {trace[-1, 2]:.4f}",
+        "  (truth 2, 1, 0.3)",
     )
 np.testing.assert_allclose(fisher_trace[-1], [2.0, 1.0, s2_true], rtol=0.03)
 np.testing.assert_allclose(elbo_trace[-1], [2.0, 1.0, s2_true], rtol=0.03)
@@ -174,7 +175,8 @@ J_truth = linear_gaussian_fisher(
     W_true, b_true, s2_true, A_true, -A_true @ b_true, 1 / np.diag(P_true), b_true, C_true
 )
 print(
-    f"J at the trained parameters {J_trained:.6f}, at the truth {J_truth:.6f}: {J_trained - J_truth:.1e} apart"
+    f"J at the trained parameters {J_trained:.6f}, at the truth {J_truth:.6f}:",
+    f"{J_trained - J_truth:.1e} apart",
 )
 assert 0 < J_trained - J_truth < 2e-3
 assert (
@@ -184,7 +186,7 @@ assert (
 # %% [markdown]
 # The trained model sits about $10^{-3}$ above the minimum of a loss that is $-3.83$ there, with its top singular value 1% short: the gradient left to follow is tiny, which is why that direction converges last.
 #
-# ## 4. Noisy grayscale MNIST: Fisher against the ELBO
+# ## Noisy grayscale MNIST: Fisher against the ELBO
 #
 # The Fisher objective is a score matching in $x$, so it needs continuous data with a density that is smooth everywhere (derivations.md §12.3): grayscale digits with Gaussian noise of standard deviation $0.1$ added, fresh noise at every minibatch; a fixed noisy copy of the test set. Binarized digits are refused. Two models with the same 784-128-8 tanh networks and one learned decoder variance, one trained on each objective with the same Adam settings for 30 epochs on 5000 images; every third epoch $\log p(x)$ of 200 test images is estimated by importance sampling with $K = 100$ (`model.log_likelihood`, derivations.md §9.5). These are continuous densities, so $\log p(x)$ can be positive.
 
@@ -221,7 +223,8 @@ def train_mnist(objective):
     start = time.time()
     trainer.fit(x_train, EPOCHS, on_epoch_end=score)
     print(
-        f"{objective}: {time.time() - start:.1f} s for {EPOCHS} epochs, s^2 = {np.exp(model.params['likelihood.logvar'][0]):.4f}"
+        f"{objective}: {time.time() - start:.1f} s for {EPOCHS} epochs,",
+        f"s^2 = {np.exp(model.params['likelihood.logvar'][0]):.4f}",
     )
     return model, np.array(curve)
 
@@ -274,7 +277,8 @@ for name, model in [("Fisher AE", fisher_mnist), ("VAE (ELBO)", elbo_mnist)]:
     sigma2 = np.exp(model.posterior.split(model.encoder.forward(x_test))[1])
     spread[name] = mu.var(axis=0) + sigma2.mean(axis=0)
     print(
-        f"{name:10s}: aggregate variance per dimension {spread[name].round(2)}, mean posterior variance {sigma2.mean():.3f}"
+        f"{name:10s}: aggregate variance per dimension {spread[name].round(2)},",
+        f"mean posterior variance {sigma2.mean():.3f}",
     )
 assert spread["Fisher AE"].min() > 3
 assert 0.5 < spread["VAE (ELBO)"].min() and spread["VAE (ELBO)"].max() < 2
