@@ -227,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     path = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     env.pop("MPLBACKEND", None)  # it would override the kernel's inline backend: no figures
+    # Sphinx runs two notebooks at once (-j 2); one BLAS thread each keeps them from fighting
+    # over the two cores (a user's own setting is kept).
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(variable, "1")
     env["NUMPYVAE_SITE_EXECUTE"] = "off" if args.no_execute else "force"
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(DOCS), "-j", "2", "-q"]
     result = subprocess.run([*command, str(src), str(html)], env=env, check=False)
