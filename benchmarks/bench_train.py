@@ -41,8 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--adam-threads",
         type=int,
-        default=None,
-        help="threads of numpyvae's Adam update (default: --threads, as the others use)",
+        default=1,
+        help="threads of numpyvae's Adam update (default 1, the library's default)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
@@ -53,8 +53,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 args = parse_args()
-if args.adam_threads is None:
-    args.adam_threads = args.threads
 common.limit_threads(args.threads)
 common.limit_jax_threads(args.threads)
 
@@ -130,6 +128,23 @@ def run_memory_probe_subprocess() -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def adam_step_times(model, steps: int = 469) -> dict[str, float]:
+    """Median seconds of one Adam step on the model's 652k parameters, with the update on
+    one thread and on --threads threads, alternating, right after a training epoch (so that
+    OpenBLAS's threads are in the state training leaves them). On a copy of the parameters."""
+    params = model.params.copy()
+    grads = model.params.zeros_like()  # the layout of the model's gradients
+    grads.flat[:] = np.random.default_rng(0).standard_normal(grads.flat.size) * 1e-2
+    optimizers = {n: Adam(params, lr=1e-3, threads=n) for n in sorted({1, args.threads})}
+    times = {n: [] for n in optimizers}
+    for _ in range(steps):
+        for n, optimizer in optimizers.items():
+            start = time.perf_counter()
+            optimizer.step(grads)
+            times[n].append(time.perf_counter() - start)
+    return {f"adam_step_{n}_threads_s": float(np.median(t)) for n, t in times.items()}
+
+
 class TorchContender:
     """PyTorch's example, trained from a tensor in memory, with default or fused Adam."""
 
@@ -196,6 +211,7 @@ def main() -> None:
     names = ["numpyvae", *others]
     times = {name: [] for name in [*names, "floor"]}
     test = {name: [] for name in names}
+    adam_probe = []
     for seed in range(args.seeds):
         trainer = numpyvae_setup(seed, args.batch_size)
         model = trainer.model
@@ -217,6 +233,12 @@ def main() -> None:
             )
             line += f"  floor {times['floor'][-1]:6.2f} s"
             print(line + f"  (train loss numpyvae {trainer.history.loss[-1]:.2f})", flush=True)
+        adam_probe.append(adam_step_times(model))
+        print(
+            "Adam step alone: "
+            + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in adam_probe[-1].items()),
+            flush=True,
+        )
         test["numpyvae"].append(model.evaluate(x_test).loss)
         for name, run in runs.items():
             test[name].append(run.test_loss(x_test))
@@ -227,6 +249,9 @@ def main() -> None:
         )
 
     results = summarize(times, test)
+    results["adam_step_s"] = {
+        k: float(np.median([p[k] for p in adam_probe])) for k in adam_probe[0]
+    }
     results["memory"] = run_memory_probe_subprocess()
     memory = results["memory"]
     print(
