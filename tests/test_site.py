@@ -11,7 +11,8 @@ notebooks run), or taken from $NUMPYVAE_SITE (a built `html` folder). Needs Debi
 the playwright client (which drives the installed browser and downloads none), and the packages of
 the `site` extra to build: `.ci/install-site-tools` installs them all; without them the test skips.
 Screenshots of the home page, the derivations, a notebook and an API page go to
-build/site-screenshots/.
+build/site-screenshots/. The last test checks the staged derivations.md (every formula, label and
+link) without a browser or a build.
 """
 
 from __future__ import annotations
@@ -296,3 +297,35 @@ def test_home_page_is_the_readme_with_the_guides(pages):
     assert {"For students", "For instructors"} <= set(titles)
     home = " ".join(pages["index.html"]["text"].split())
     assert [t for t in titles if t not in home] == []
+
+
+# ------------------------------------------------------------------------- without a browser
+def test_staged_derivations_keep_every_formula_and_link_every_name():
+    """docs/build.py's MyST version of derivations.md, checked without building the site."""
+    pytest.importorskip("docutils", reason="docs/conf.py needs docutils: pip install -e '.[site]'")
+    from test_derivations import math_blocks
+
+    spec = importlib.util.spec_from_file_location("site_build", ROOT / "docs" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    source = (ROOT / "derivations.md").read_text(encoding="utf-8")
+    cited: dict[str, set[str]] = {}
+    staged = build.stage_derivations(source, cited)
+
+    assert "```math" not in staged and "$`" not in staged
+    displays = [b for b in math_blocks() if b[1] and b[2] > 0]
+    assert staged.count("```{math}") == len(displays) > 50
+    headings = re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", source, flags=re.M)
+    for number in headings:
+        assert f"({build.section_label(number)})=" in staged, number
+    # Every name of an "In the code:" line is a link to the entry of an object that imports.
+    names = re.findall(r"\{py:obj\}`([\w.]+) <([\w.]+)>`", staged)
+    assert len(names) > 50
+    assert [(n, t) for n, t in names if build.canonical_name(t) is None] == []
+    # Every test of a "Checked by:" line is a function of its file, so its entry exists.
+    assert sum(len(tests) for tests in cited.values()) > 20
+    for path, tests in cited.items():
+        defined = set(
+            re.findall(r"^def (test_\w+)", (ROOT / "tests" / f"{path}.py").read_text(), re.M)
+        )
+        assert tests <= defined, (path, tests - defined)
