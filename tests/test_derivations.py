@@ -391,6 +391,17 @@ def test_inline_math_is_safe_for_github():
     assert not problems, "\n".join(problems)
 
 
+def test_math_is_in_githubs_two_safe_forms():
+    """Display math in ```math fences, inline math as $`...`$: the forms GitHub documents as
+    passing its Markdown step intact. Outside them and code spans no $ is left."""
+    text = DOC.read_text()
+    text = re.sub(r"^```math\n.*?^```\n", "", text, flags=re.S | re.M)
+    text = re.sub(r"\$`.*?`\$", "", text)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    stray = [f"line {i}: {line}" for i, line in enumerate(text.split("\n"), 1) if "$" in line]
+    assert not stray, "math outside the GitHub-safe forms:\n" + "\n".join(stray[:10])
+
+
 def test_math_renders_with_katex():
     node = shutil.which("node")
     if node is None:

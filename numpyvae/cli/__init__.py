@@ -1,9 +1,9 @@
-"""The command line: `numpyvae train | sample | encode | reconstruct | evaluate`.
+"""The command line: `numpyvae train | sample | encode | reconstruct | evaluate | notebooks`.
 
 `numpyvae train` trains a VAE on MNIST (the embedded 10,000-image subset unless the full files
 are found locally), saves a checkpoint at the end of every epoch, and writes the figures.
-The other commands load a checkpoint and generate, embed, reconstruct or evaluate. Every
-command explains its options with `--help`.
+The next four load a checkpoint and generate, embed, reconstruct or evaluate; `notebooks`
+copies the course's notebooks to a folder. Every command explains its options with `--help`.
 
 One module per command, each with `add_parser(commands)` and `run(args)`; the options they
 share are in numpyvae.cli.options. Mistakes in what the user asked for (an `InputError`:
