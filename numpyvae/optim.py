@@ -60,7 +60,10 @@ def check_params(params: Any) -> dict[str, np.ndarray]:
 def sgd_reference(
     p: np.ndarray, g: np.ndarray, velocity: np.ndarray, lr: float, momentum: float
 ) -> None:
-    """Heavy-ball SGD, as written: v <- mu v + g; p <- p - lr v (arrays of one shape)."""
+    """Heavy-ball SGD as written (derivations.md §9.3): v <- mu v + g; p <- p - lr v.
+
+    p, g, velocity: arrays of one shape; p and velocity are updated in place.
+    """
     velocity[...] = momentum * velocity + g
     p[...] = p - lr * velocity
 
@@ -68,7 +71,7 @@ def sgd_reference(
 def sgd_update(
     p: np.ndarray, g: np.ndarray, velocity: np.ndarray, lr: float, momentum: float
 ) -> None:
-    """`sgd_reference` in place: three passes, nothing allocated but lr * v's scratch."""
+    """`sgd_reference` (derivations.md §9.3) in place, arrays of one shape: three passes."""
     velocity *= momentum
     velocity += g
     p -= lr * velocity
@@ -158,7 +161,8 @@ def in_parallel(kernel: Callable[..., None], n_threads: int, arrays: list, *scal
 
 
 def flush_subnormal(a: np.ndarray, threshold: float, scratch: np.ndarray) -> None:
-    """Set to 0 the entries of `a` with |a| < threshold; `scratch` is a float array like `a`."""
+    """Set to 0 the entries of `a` with |a| < threshold (derivations.md §11); `scratch` is a
+    float array of a's shape that receives |a|."""
     np.abs(a, out=scratch)
     a[scratch < threshold] = 0.0
 

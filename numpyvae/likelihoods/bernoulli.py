@@ -33,7 +33,8 @@ def bernoulli_reference(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, 
 
 
 def bernoulli_fast(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`bernoulli_reference` from one tanh and one log1p per entry (the float32 path).
+    """`bernoulli_reference` (derivations.md §5.3) from one tanh and one log1p per entry:
+    x (B, d), logits (M, B, d) -> log p (M, B) and x - sigmoid(l) (M, B, d). The float32 path.
 
     With t = tanh(l/2): sigmoid(l) = (1 + t)/2 (the package's `sigmoid`), so
     x - sigmoid(l) = (x - 1/2) - t/2; and softplus(l) = max(l, 0) + log(1 + e^-|l|) with
