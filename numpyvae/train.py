@@ -95,6 +95,7 @@ class Trainer:
         self.final_beta = model.beta
         self.epoch = 0
         self.history = History()
+        self._first_loss: float | None = None  # what a divergence is measured against
 
     def fit(
         self,
@@ -172,9 +173,9 @@ class Trainer:
 
     def _check_divergence(self, loss: float, step: int) -> None:
         """Raise DivergenceError if `loss` is not finite or has exploded (EXPLOSION_FACTOR)."""
-        if not self.history.loss and not hasattr(self, "_first_loss"):
-            self._first_loss = loss
-        first = self.history.loss[0] if self.history.loss else self._first_loss
+        if self._first_loss is None:
+            self._first_loss = self.history.loss[0] if self.history.loss else loss
+        first = self._first_loss
         exploded = abs(loss) > EXPLOSION_FACTOR * max(abs(first), 1.0)
         if np.isfinite(loss) and not exploded:
             return

@@ -7,8 +7,9 @@ numpyvae.objectives). The checklist for a new one:
    shows it), how reports call its loss and terms (`loss_name`, `term_names`, `units`), and
    the two methods below. `loss` evaluates it on a
    prepared batch (`VAE.prepare`) with noise eps (M, B, k); `loss_and_grads` also returns
-   grads[name] shaped like model.params[name] for every parameter, overwriting nothing the
-   caller keeps.
+   grads[name] shaped like model.params[name] for every parameter. These may be the model's
+   own gradient buffer, which the next call overwrites (the trainer's hot path reads it in
+   place); `VAE.loss_and_grads` hands the user a copy.
 2. `check_config(config)`: the options it cannot work with, refused with a `ConfigError` that
    names the fields, the values and what is accepted (the model calls it before building).
 3. Its formulas in a section of derivations.md, named in the docstrings, and a test that compares
