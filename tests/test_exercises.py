@@ -251,8 +251,10 @@ def test_feedback_names_the_typical_mistake(name, answer, sizes, words):
     assert not result.passed and words in result.message, result.message
 
 
-def test_no_hint_when_the_error_is_not_a_constant_factor():
-    wrong, _ = WRONG["relu_backward"]  # the wrong side of the kink: no constant ratio
+def test_no_hint_when_the_error_is_no_typical_mistake():
+    def wrong(dout, x):  # a kink moved to 0.5: neither a constant factor nor a listed mistake
+        return dout * (x > 0.5)
+
     result = CHECKS["relu_backward"](wrong, verbose=False)
     assert not result.passed and "hint" not in result.message and result.mistake is None
 
@@ -278,15 +280,18 @@ def test_sizes_are_checked_and_change_the_inputs():
 
 
 def test_a_cell_with_a_syntax_error_becomes_code_that_says_so(capsys):
-    from numpyvae.exercises import _syntax_guard, report_syntax_errors
+    from numpyvae.exercises import report_syntax_errors, syntax_guard
 
     assert report_syntax_errors() is None  # outside IPython: nothing to install
     cell = ["def relu_backward(dout, x):\n", "    return dout * (x > 0\n"]
     namespace = {"relu_backward": "an older answer"}
-    exec("".join(_syntax_guard(cell)), namespace)
+    exec("".join(syntax_guard(cell)), namespace)
     printed = capsys.readouterr().out
-    assert printed.startswith("FAIL: this cell has a SyntaxError") and "line 2" in printed
+    assert (
+        printed.startswith("FAIL: the cell defining relu_backward has a SyntaxError")
+        and "line 2" in printed
+    )
     assert "relu_backward is not defined until then" in printed
     assert "relu_backward" not in namespace  # its check will say so, not use the old answer
     good = ["x = 1\n"]
-    assert _syntax_guard(good) is good
+    assert syntax_guard(good) is good

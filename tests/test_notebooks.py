@@ -173,7 +173,8 @@ def test_syntax_error_in_one_answer_leaves_run_all_giving_feedback(monkeypatch, 
     nb, _ = execute(EXERCISES, monkeypatch, tmp_path, nb=nb)  # raises if a cell errors
     by_source = {c.source: _outputs_text(c) for c in nb.cells if c.cell_type == "code"}
     assert "FAIL (kl_backward): kl_backward is not defined yet" in by_source[early.source]
-    assert by_source[broken.source].startswith("FAIL: this cell has a SyntaxError")
+    broken_says = by_source[broken.source]
+    assert broken_says.startswith("FAIL: the cell defining relu_backward has a SyntaxError")
     assert "relu_backward is not defined until then" in by_source[broken.source]
     relu_check = by_source["result = check_relu_backward()"]
     assert relu_check.startswith("FAIL (relu_backward): relu_backward is not defined yet")
