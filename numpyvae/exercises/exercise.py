@@ -187,6 +187,16 @@ class Exercise:
             got = got if len(self.outputs) > 1 else (got,)
             wrong_answers.append((mistake, tuple(np.asarray(g, dtype=np.float64) for g in got)))
         sizes = self.factor_sizes(inputs)
+
+        def same(a: np.ndarray, b: np.ndarray) -> bool:
+            return a.shape == b.shape and compare("", a, b).error <= 1e-6
+
+        # A mistake that explains more of the returned arrays wins: with M = 2, "times M" and
+        # "a factor 2" give the same dlogvar, but only one of them also leaves dmu right.
+        scored = sorted(
+            wrong_answers,
+            key=lambda mg: -sum(same(a, g) for a, g in zip(arrays, mg[1], strict=True)),
+        )
         for i, (name, array, want, c) in enumerate(
             zip(self.outputs, arrays, right, checks, strict=True)
         ):
@@ -195,17 +205,12 @@ class Exercise:
             ratio = _constant_ratio(array, want)
             said = f"your {name} is exactly {ratio:.4g} times the right values" if ratio else ""
             matched = next(
-                (
-                    m
-                    for m, got in wrong_answers
-                    if got[i].shape == want.shape
-                    and compare(name, got[i], want).error > self.tolerance
-                    and compare(name, array, got[i]).error <= 1e-6
-                ),
-                None,
+                (m for m, got in scored if same(array, got[i]) and not same(want, got[i])), None
             )
             if matched is not None:
-                hint = matched.hint.format_map(sizes)
+                hint = matched.hint
+                for size_name, size in sizes.items():
+                    hint = hint.replace("{" + size_name + "}", str(size))
                 found.append((matched.key, f"{said}: {hint}" if said else hint))
             elif _is_transpose(array, want):
                 found.append(("transpose", f"your {name} is the transpose of the right one."))
