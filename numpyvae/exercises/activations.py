@@ -19,9 +19,9 @@ from numpyvae.exercises.layers import away_from_zero
 from numpyvae.exercises.references import by_finite_differences, vjp_loss
 from numpyvae.layers import sigmoid, softplus
 
-LAYERS = "12_layers_and_backprop_exercises"
-SIZES = {"N": 3, "D": 5}
-HIDDEN = ({"N": 4, "D": 7}, {"N": 6, "D": 2}, {"N": 2, "D": 8})
+ASSIGNMENT_2 = "12_layers_and_backprop_exercises"
+_SIZES = {"N": 3, "D": 5}
+_HIDDEN = ({"N": 4, "D": 7}, {"N": 6, "D": 2}, {"N": 2, "D": 8})
 
 
 def _draw(s, rng):
@@ -32,14 +32,14 @@ def _draw(s, rng):
 def _activation(name, title, forward, mistakes) -> Exercise:
     return Exercise(
         name=name,
-        notebook=LAYERS,
+        notebook=ASSIGNMENT_2,
         title=title,
         section="§6.2",
         lecture="lecture 002",
         arguments=("dout", "x"),
         outputs=("dx",),
-        sizes=SIZES,
-        hidden_sizes=HIDDEN,
+        sizes=_SIZES,
+        hidden_sizes=_HIDDEN,
         draw=_draw,
         reference=by_finite_differences(vjp_loss(forward, "dout", "x"), ("x",)),
         mistakes=mistakes,
@@ -129,14 +129,14 @@ def leaky_relu_forward(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 LEAKY_RELU_BACKWARD = Exercise(
     name="leaky_relu_backward",
-    notebook=LAYERS,
+    notebook=ASSIGNMENT_2,
     title="the leaky ReLU's backward",
     section="§6.2",
     lecture="lecture 002",
     arguments=("dout", "x", "alpha"),
     outputs=("dx",),
-    sizes=SIZES,
-    hidden_sizes=HIDDEN,
+    sizes=_SIZES,
+    hidden_sizes=_HIDDEN,
     draw=lambda s, rng: {**_draw(s, rng), "alpha": np.array(rng.uniform(0.05, 0.3))},
     reference=by_finite_differences(vjp_loss(leaky_relu_forward, "dout", "x", "alpha"), ("x",)),
     mistakes=(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpyvae.exercises.activations import LAYERS
+from numpyvae.exercises.activations import ASSIGNMENT_2
 from numpyvae.exercises.exercise import Exercise, Mistake
 from numpyvae.exercises.references import by_finite_differences, vjp_loss
 
@@ -44,7 +44,7 @@ def _draw(s, rng):
 
 MLP_BACKWARD = Exercise(
     name="mlp_backward",
-    notebook=LAYERS,
+    notebook=ASSIGNMENT_2,
     title="the chain rule through dense, tanh, dense",
     section="§6.3",
     lecture="lecture 002",

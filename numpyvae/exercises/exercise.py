@@ -42,6 +42,7 @@ class Mistake:
 class Exercise:
     """A graded exercise: a student writes `name(*arguments) -> outputs`.
 
+    `nonfinite_hint` says why an answer might overflow on these inputs.
     `draw(sizes, rng)` makes the inputs (float64 arrays, 0-d for scalars) and
     `reference(inputs)` the right outputs, a tuple in the order of `outputs`. `factors`
     maps a size (e.g. "M") to where its value is read ("eps:0", the first axis of eps): a
@@ -63,6 +64,7 @@ class Exercise:
     reference_name: str = "finite differences"
     answer_name: str = "backward"
     tolerance: float = DEFAULT_TOLERANCE
+    nonfinite_hint: str = ""
     factors: Mapping[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ the inputs
@@ -154,7 +156,8 @@ class Exercise:
                 return self._wrong_shape(name, array, want)
             array = array.astype(np.float64)
             if not np.all(np.isfinite(array)):
-                return self.fail(f"{name} contains NaN or infinity")
+                hint = f" {self.nonfinite_hint}" if self.nonfinite_hint else ""
+                return self.fail(f"{name} contains NaN or infinity.{hint}", "not finite")
             arrays.append(array)
         return tuple(arrays)
 

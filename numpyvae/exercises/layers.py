@@ -14,7 +14,7 @@ import numpy as np
 from numpyvae.exercises.exercise import Exercise, Mistake
 from numpyvae.exercises.references import by_finite_differences, vjp_loss
 
-FIRST = "06_gradient_check_exercises"
+ASSIGNMENT_1 = "06_gradient_check_exercises"
 
 
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -40,7 +40,7 @@ def _draw_dense(s, rng):
 
 DENSE_BACKWARD = Exercise(
     name="dense_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="the dense layer's backward",
     section="§6.1",
     lecture="lecture 002",
@@ -75,7 +75,7 @@ DENSE_BACKWARD = Exercise(
 
 RELU_BACKWARD = Exercise(
     name="relu_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="ReLU's backward",
     section="§6.2",
     lecture="lecture 002",

@@ -9,7 +9,7 @@ import numpy as np
 
 from numpyvae.constants import LOG_2PI
 from numpyvae.exercises.exercise import Exercise, Mistake
-from numpyvae.exercises.layers import FIRST
+from numpyvae.exercises.layers import ASSIGNMENT_1
 from numpyvae.exercises.references import by_finite_differences
 from numpyvae.layers import sigmoid
 from numpyvae.likelihoods import Bernoulli
@@ -22,7 +22,7 @@ def bernoulli_nll(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
 
 BERNOULLI_BACKWARD = Exercise(
     name="bernoulli_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="the Bernoulli reconstruction loss",
     section="§5.3",
     lecture="lecture 002",

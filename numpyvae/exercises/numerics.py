@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from numpyvae.exercises.activations import LAYERS
+from numpyvae.exercises.activations import ASSIGNMENT_2
 from numpyvae.exercises.exercise import Exercise, Mistake
 
-FLOOR = 1e-8
+REL_ERROR_FLOOR = 1e-8
 
 
-def _rel_error(a, b, floor=FLOOR):
+def _rel_error(a, b, floor=REL_ERROR_FLOOR):
     return np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor))
 
 
@@ -35,7 +35,7 @@ def _draw_pair(s, rng):
 
 REL_ERROR = Exercise(
     name="rel_error",
-    notebook=LAYERS,
+    notebook=ASSIGNMENT_2,
     title="the relative error of two arrays",
     section="§6.4",
     lecture="lecture 002",
@@ -58,12 +58,14 @@ REL_ERROR = Exercise(
         Mistake(
             "mean for max",
             "the relative error is the WORST entry's (a maximum), not the mean over entries.",
-            lambda a, b: np.mean(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), FLOOR)),
+            lambda a, b: np.mean(
+                np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), REL_ERROR_FLOOR)
+            ),
         ),
         Mistake(
             "relative to a alone",
             "divide by |a_i| + |b_i|, symmetric in the two arrays, not by |a_i| alone.",
-            lambda a, b: np.max(np.abs(a - b) / np.maximum(np.abs(a), FLOOR)),
+            lambda a, b: np.max(np.abs(a - b) / np.maximum(np.abs(a), REL_ERROR_FLOOR)),
         ),
     ),
 )
@@ -86,7 +88,7 @@ def _differences(x, A, c, h, one_sided=False, step_divisor=2.0):
 
 CENTRED_DIFFERENCE = Exercise(
     name="centred_difference",
-    notebook=LAYERS,
+    notebook=ASSIGNMENT_2,
     title="the centred difference",
     section="§6.4",
     lecture="lecture 002",

@@ -12,8 +12,10 @@ from numpyvae.exercises.activations import (
     SOFTPLUS_BACKWARD,
     TANH_BACKWARD,
 )
+from numpyvae.exercises.beyond import CONDITIONAL_DECODER_BACKWARD, FULLCOV_BACKWARD
 from numpyvae.exercises.chain import MLP_BACKWARD
 from numpyvae.exercises.exercise import Exercise
+from numpyvae.exercises.iwae import IWAE_BOUND
 from numpyvae.exercises.layers import DENSE_BACKWARD, RELU_BACKWARD
 from numpyvae.exercises.likelihoods import (
     BERNOULLI_BACKWARD,
@@ -22,6 +24,9 @@ from numpyvae.exercises.likelihoods import (
 )
 from numpyvae.exercises.numerics import CENTRED_DIFFERENCE, REL_ERROR
 from numpyvae.exercises.posterior import KL_BACKWARD, REPARAM_BACKWARD
+from numpyvae.exercises.tangents import DUAL_BACKWARD, TANH_JVP
+from numpyvae.exercises.training import ADAM_STEP
+from numpyvae.exercises.vae import SAMPLED_KL_BACKWARD, VAE_BACKWARD
 
 EXERCISES: dict[str, Exercise] = {
     exercise.name: exercise
@@ -42,6 +47,16 @@ EXERCISES: dict[str, Exercise] = {
         GAUSSIAN_LEARNED_BACKWARD,
         REL_ERROR,
         CENTRED_DIFFERENCE,
+        # 13: the VAE
+        SAMPLED_KL_BACKWARD,
+        VAE_BACKWARD,
+        ADAM_STEP,
+        IWAE_BOUND,
+        # 14: beyond
+        FULLCOV_BACKWARD,
+        CONDITIONAL_DECODER_BACKWARD,
+        TANH_JVP,
+        DUAL_BACKWARD,
     )
 }
 
