@@ -10,9 +10,10 @@
 # Assignment 2 of the course (assignment 1 is notebook 6). Nine functions: the backward passes of
 # four more activations, the chain rule through a small MLP, the two Gaussian likelihoods of the
 # decoder, and the gradient checker's own two tools, the relative error and the centred
-# difference. It follows lecture 002 (backpropagation through the network that computes the ELBO)
-# and lecture 000 (the Gaussian decoder with identity covariance), derived in derivations.md §5.1,
-# §5.2, §6.2, §6.3 and §6.4.
+# difference. It follows lecture 000 (training a VAE by gradients derived by hand through its
+# networks, and its Gaussian decoder with identity covariance; the relative error and the centred
+# difference are how such gradients are checked) and lecture 004 (the Gaussian likelihood in
+# general), derived in derivations.md §5.1, §5.2, §6.2, §6.3 and §6.4.
 #
 # As in notebook 6: replace the `raise NotImplementedError(...)` in each cell marked **YOUR ANSWER**,
 # run it, then run the check below it. `check("tanh_backward")` judges the function of that name
@@ -37,7 +38,7 @@ from numpyvae.layers import sigmoid  # noqa: F401 (a sigmoid that never overflow
 report_syntax_errors()  # a syntax error in an answer prints a FAIL instead of stopping Run All
 
 # %% [markdown]
-# ## Exercise 1: tanh (derivations.md §6.2)
+# ## Exercise 1: tanh (derivations.md §6.2; lecture 000)
 #
 # $\mathrm{out} = \tanh(x)$ element-wise, `x` and `dout` `(N, D)`. Return
 # $\partial L/\partial x$ `(N, D)`. Hint: $\tanh' = 1 - \tanh^2$; which array is squared?
@@ -56,7 +57,7 @@ def tanh_backward(dout, x):
 result = check("tanh_backward")
 
 # %% [markdown]
-# ## Exercise 2: the sigmoid (derivations.md §6.2)
+# ## Exercise 2: the sigmoid (derivations.md §6.2; lecture 000)
 #
 # $\mathrm{out} = s = 1/(1 + e^{-x})$ element-wise. Return $\partial L/\partial x$ `(N, D)`, using
 # $s' = s(1 - s)$. The `sigmoid` imported above never overflows.
@@ -75,7 +76,7 @@ def sigmoid_backward(dout, x):
 result = check("sigmoid_backward")
 
 # %% [markdown]
-# ## Exercise 3: softplus (derivations.md §6.2, §5.3)
+# ## Exercise 3: softplus (derivations.md §6.2, §5.3; lecture 000)
 #
 # $\mathrm{out} = \log(1 + e^{x})$ element-wise, the function inside the Bernoulli likelihood
 # (§5.3). Return $\partial L/\partial x$ `(N, D)`.
@@ -93,7 +94,7 @@ def softplus_backward(dout, x):
 result = check("softplus_backward")
 
 # %% [markdown]
-# ## Exercise 4: the leaky ReLU (derivations.md §6.2)
+# ## Exercise 4: the leaky ReLU (derivations.md §6.2; lecture 000)
 #
 # $\mathrm{out} = x$ where $x > 0$ and $\alpha x$ elsewhere; `alpha` is a 0-d array (a number).
 # Return $\partial L/\partial x$ `(N, D)`. The check keeps $x$ away from the kink at 0.
@@ -111,7 +112,7 @@ def leaky_relu_backward(dout, x, alpha):
 result = check("leaky_relu_backward")
 
 # %% [markdown]
-# ## Exercise 5: the chain rule through an MLP (derivations.md §6.3)
+# ## Exercise 5: the chain rule through an MLP (derivations.md §6.3; lecture 000)
 #
 # $\mathrm{out} = \tanh(x W_1 + b_1) W_2 + b_2$ with $x$ `(N, D_in)`, $W_1$ `(D_in, H)`, $b_1$ `(H,)`,
 # $W_2$ `(H, D_out)`, $b_2$ `(D_out,)`. Given `dout` `(N, D_out)`, return
@@ -138,7 +139,7 @@ def mlp_backward(dout, x, W1, b1, W2, b2):
 result = check("mlp_backward")
 
 # %% [markdown]
-# ## Exercise 6: the Gaussian likelihood, identity covariance (derivations.md §5.1)
+# ## Exercise 6: the Gaussian likelihood, identity covariance (derivations.md §5.1; lecture 000)
 #
 # Lecture 000's decoder: $p_\theta(x|z) = \mathcal{N}(x; \hat{x}, I_d)$, so
 # $-\log p_\theta(x|z) = \tfrac{d}{2}\log 2\pi + \tfrac12\lVert x - \hat{x}\rVert^2$. With `x` and
@@ -158,7 +159,7 @@ def gaussian_backward(x, xhat):
 result = check("gaussian_backward")
 
 # %% [markdown]
-# ## Exercise 7: the Gaussian likelihood with a learned variance (derivations.md §5.2)
+# ## Exercise 7: the Gaussian likelihood with a learned variance (derivations.md §5.2; lecture 004)
 #
 # Now every pixel has the variance $e^{v}$, with one log-variance $v$ shared by all pixels and all
 # rows (a parameter of its own; `v` is a 0-d array):
@@ -182,7 +183,7 @@ def gaussian_learned_backward(x, xhat, v):
 result = check("gaussian_learned_backward")
 
 # %% [markdown]
-# ## Exercise 8: the relative error (derivations.md §6.4)
+# ## Exercise 8: the relative error (derivations.md §6.4; lecture 000)
 #
 # The gradient checker compares two arrays by CS231n's element-wise relative error
 # $\max_i \lvert a_i - b_i\rvert / \max(\lvert a_i\rvert + \lvert b_i\rvert, 10^{-8})$. Write it:
@@ -202,7 +203,7 @@ def rel_error(a, b):
 result = check("rel_error")
 
 # %% [markdown]
-# ## Exercise 9: the centred difference (derivations.md §6.4)
+# ## Exercise 9: the centred difference (derivations.md §6.4; lecture 000)
 #
 # The function below is $f(x) = \sum_p c_p \tanh((Ax)_p)$ with $x$ `(D,)`, $A$ `(P, D)`, $c$ `(P,)`.
 # Return its centred differences $\big(f(x + h e_i) - f(x - h e_i)\big)/(2h)$ for

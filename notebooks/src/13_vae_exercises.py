@@ -33,7 +33,7 @@ from numpyvae.layers import sigmoid  # noqa: F401 (a sigmoid that never overflow
 report_syntax_errors()  # a syntax error in an answer prints a FAIL instead of stopping Run All
 
 # %% [markdown]
-# ## Exercise 1: estimator A's sampled KL (derivations.md §7.2)
+# ## Exercise 1: estimator A's sampled KL (derivations.md §7.2; lecture 004)
 #
 # Estimator A estimates the KL by sampling: with $z_{bj} = \mu_b + \sigma_b \odot \epsilon_{bj}$ and
 # $\sigma = \exp(\tfrac12 \log\sigma^2)$, its KL part for a batch is
@@ -62,7 +62,7 @@ def sampled_kl_backward(mu, logvar, eps):
 result = check("sampled_kl_backward")
 
 # %% [markdown]
-# ## Exercise 2: the whole model's backward (derivations.md §6.3)
+# ## Exercise 2: the whole model's backward (derivations.md §6.3; lecture 000)
 #
 # A VAE with a linear encoder and a linear Bernoulli decoder: for `x` `(B, d)` (binary pixels),
 # $h = x W_e + b_e$ `(B, 2k)` is split into $[\mu \mid \log\sigma^2]$ (first $k$ columns, then the
@@ -102,7 +102,7 @@ def vae_backward(x, eps, We, be, Wd, bd):
 result = check("vae_backward")
 
 # %% [markdown]
-# ## Exercise 3: one Adam step (derivations.md §9.3)
+# ## Exercise 3: one Adam step (derivations.md §9.3; lecture 000)
 #
 # Given a parameter array `param`, its gradient `grad`, the moments `m` and `v` of the previous
 # step (all the same shape) and the numbers `t` (this step's number, 1 for the first), `lr`,
@@ -129,7 +129,7 @@ def adam_step(param, grad, m, v, t, lr, beta1, beta2, eps):
 result = check("adam_step")
 
 # %% [markdown]
-# ## Exercise 4: the importance-weighted bound (derivations.md §9.1)
+# ## Exercise 4: the importance-weighted bound (derivations.md §9.1; lecture 004)
 #
 # Given the log importance weights $\ell_{bj} = \log w_{bj}$ `(B, K)` of $K$ samples per data point,
 # return the bound $J_K(x_b) = \log\frac1K\sum_j e^{\ell_{bj}}$ `(B,)` and the gradient of

@@ -12,8 +12,8 @@
 # $\log q$, the conditional decoder's label concatenation, and the two passes the Fisher
 # auto-encoder is built from, a tangent (Jacobian-vector product) pass and the dual backward through
 # a dense layer and tanh. Lecture 004 covers the first two (its footnote on full covariances through a
-# Cholesky factor, and the conditional ELBO); derivations.md §4.4, §7.1, §9.2 and §12.4 derive all
-# four. Do notebooks 6, 12 and 13 first.
+# Cholesky factor, and the conditional ELBO) and names the Fisher auto-encoder without deriving it;
+# derivations.md §4.4, §7.1, §9.2 and §12.4 derive all four. Do notebooks 6, 12 and 13 first.
 #
 # As before: replace each `raise NotImplementedError(...)` in a cell marked **YOUR ANSWER**, run
 # it, then the check below it. The grader runs the same checks on sizes this notebook never uses.
@@ -32,7 +32,7 @@ from numpyvae.exercises import check, report_syntax_errors
 report_syntax_errors()  # a syntax error in an answer prints a FAIL instead of stopping Run All
 
 # %% [markdown]
-# ## Exercise 1: the full-covariance reparameterization (derivations.md §4.4, §7.1)
+# ## Exercise 1: the full-covariance reparameterization (derivations.md §4.4, §7.1; lecture 004)
 #
 # For each data point $b$ the encoder outputs $\mu_b$ `(k,)` and a `(k, k)` array $a_b$ whose lower
 # triangle makes the Cholesky factor: $L_{ac} = a_{ac}$ below the diagonal, $L_{ii} = e^{a_{ii}}$ on
@@ -64,7 +64,7 @@ def fullcov_backward(dz, mu, a, eps, g):
 result = check("fullcov_backward")
 
 # %% [markdown]
-# ## Exercise 2: the conditional decoder (derivations.md §9.2)
+# ## Exercise 2: the conditional decoder (derivations.md §9.2; lecture 004)
 #
 # The conditional VAE concatenates the one-hot label $c$ `(N, n)` to the decoder's input:
 # $\mathrm{out} = [z \mid c] W + b$ with $z$ `(N, k)`, $W$ `(k + n, D)`, $b$ `(D,)`. Given `dout`
@@ -87,7 +87,7 @@ def conditional_decoder_backward(dout, z, c, W, b):
 result = check("conditional_decoder_backward")
 
 # %% [markdown]
-# ## Exercise 3: a tangent pass (derivations.md §12.4)
+# ## Exercise 3: a tangent pass (derivations.md §12.4; lecture 004)
 #
 # The Fisher auto-encoder needs the Jacobian of the network times a vector, computed forward: for
 # $\mathrm{out} = \tanh(xW + b)$ with $x$ `(N, D_in)`, $W$ `(D_in, D_out)`, $b$ `(D_out,)` and an
@@ -108,7 +108,7 @@ def tanh_jvp(u, x, W, b):
 result = check("tanh_jvp")
 
 # %% [markdown]
-# ## Exercise 4: the dual backward (derivations.md §12.4)
+# ## Exercise 4: the dual backward (derivations.md §12.4; lecture 004)
 #
 # With $\mathrm{out} = \tanh(a)$, $a = xW + b$, and the tangent $t = \tanh'(a) \odot (uW)$ of
 # exercise 3, the Fisher auto-encoder's loss reaches both: given $H = \partial L/\partial\,\mathrm{out}$

@@ -1,4 +1,4 @@
-"""Exercises on the activations' backward passes (derivations.md §6.2; lecture 002).
+"""Exercises on the activations' backward passes (derivations.md §6.2; lecture 000).
 
     tanh_backward(dout, x) -> dx          out = tanh(x)                 tanh' = 1 - out^2
     sigmoid_backward(dout, x) -> dx       out = 1 / (1 + exp(-x))       sigmoid' = out (1 - out)
@@ -35,7 +35,7 @@ def _activation(name, title, forward, mistakes) -> Exercise:
         notebook=ASSIGNMENT_2,
         title=title,
         section="§6.2",
-        lecture="lecture 002",
+        lecture="lecture 000",
         arguments=("dout", "x"),
         outputs=("dx",),
         sizes=_SIZES,
@@ -132,7 +132,7 @@ LEAKY_RELU_BACKWARD = Exercise(
     notebook=ASSIGNMENT_2,
     title="the leaky ReLU's backward",
     section="§6.2",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("dout", "x", "alpha"),
     outputs=("dx",),
     sizes=_SIZES,

@@ -1,4 +1,4 @@
-"""Exercise on the chain rule through a small MLP (derivations.md §6.3; lecture 002).
+"""Exercise on the chain rule through a small MLP (derivations.md §6.3; lecture 000).
 
     mlp_backward(dout, x, W1, b1, W2, b2) -> (dx, dW1, db1, dW2, db2)
         out = tanh(x W1 + b1) W2 + b2,   x (N, D_in), W1 (D_in, H), W2 (H, D_out)
@@ -47,7 +47,7 @@ MLP_BACKWARD = Exercise(
     notebook=ASSIGNMENT_2,
     title="the chain rule through dense, tanh, dense",
     section="§6.3",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("dout", "x", "W1", "b1", "W2", "b2"),
     outputs=("dx", "dW1", "db1", "dW2", "db2"),
     sizes={"N": 4, "D_in": 5, "H": 3, "D_out": 2},

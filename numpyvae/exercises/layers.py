@@ -1,4 +1,4 @@
-"""Exercises on the layers' backward passes (derivations.md §6; lecture 002).
+"""Exercises on the layers' backward passes (derivations.md §6; lecture 000).
 
     dense_backward(dout, x, W, b) -> (dx, dW, db)      out = x W + b               (§6.1)
     relu_backward(dout, x) -> dx                       out = max(x, 0)             (§6.2)
@@ -43,7 +43,7 @@ DENSE_BACKWARD = Exercise(
     notebook=ASSIGNMENT_1,
     title="the dense layer's backward",
     section="§6.1",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("dout", "x", "W", "b"),
     outputs=("dx", "dW", "db"),
     sizes={"N": 4, "D_in": 5, "D_out": 3},
@@ -78,7 +78,7 @@ RELU_BACKWARD = Exercise(
     notebook=ASSIGNMENT_1,
     title="ReLU's backward",
     section="§6.2",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("dout", "x"),
     outputs=("dx",),
     sizes={"N": 4, "D": 6},

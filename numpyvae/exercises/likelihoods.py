@@ -1,4 +1,4 @@
-"""Exercises on the decoder's likelihoods (derivations.md §5; lecture 002).
+"""Exercises on the decoder's likelihoods (derivations.md §5; lectures 000, 004).
 
 bernoulli_backward(x, logits) -> dlogits           of -sum_b log p(x_b | z_b)  (§5.3)
 """
@@ -25,7 +25,7 @@ BERNOULLI_BACKWARD = Exercise(
     notebook=ASSIGNMENT_1,
     title="the Bernoulli reconstruction loss",
     section="§5.3",
-    lecture="lecture 002",
+    lecture="lecture 004",
     arguments=("x", "logits"),
     outputs=("dlogits",),
     sizes={"B": 4, "d": 6},
@@ -117,7 +117,7 @@ GAUSSIAN_LEARNED_BACKWARD = Exercise(
     notebook="12_layers_and_backprop_exercises",
     title="the Gaussian likelihood with a learned shared variance",
     section="§5.2",
-    lecture="lecture 000",
+    lecture="lecture 004",
     arguments=("x", "xhat", "v"),
     outputs=("dxhat", "dv"),
     sizes={"B": 3, "d": 5},

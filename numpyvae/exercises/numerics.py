@@ -1,4 +1,4 @@
-"""Exercises on the gradient checker itself (derivations.md §6.4; lecture 002).
+"""Exercises on the gradient checker itself (derivations.md §6.4; lecture 000).
 
     rel_error(a, b) -> error            max_i |a_i - b_i| / max(|a_i| + |b_i|, 1e-8), a 0-d array
     centred_difference(x, A, c, h) -> grad
@@ -38,7 +38,7 @@ REL_ERROR = Exercise(
     notebook=ASSIGNMENT_2,
     title="the relative error of two arrays",
     section="§6.4",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("a", "b"),
     outputs=("error",),
     sizes={"N": 4, "D": 5},
@@ -91,7 +91,7 @@ CENTRED_DIFFERENCE = Exercise(
     notebook=ASSIGNMENT_2,
     title="the centred difference",
     section="§6.4",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("x", "A", "c", "h"),
     outputs=("grad",),
     sizes={"D": 4, "P": 3},

@@ -1,4 +1,4 @@
-"""Exercises on the Gaussian posterior: the reparameterization and the KL (lectures 001, 003).
+"""Exercises on the Gaussian posterior: the reparameterization and the KL (lectures 000, 003).
 
 reparam_backward(dz, mu, logvar, eps) -> (dmu, dlogvar)
                               z_j = mu + exp(logvar/2) eps_j, j = 1..M           (§3.4)
@@ -46,7 +46,7 @@ REPARAM_BACKWARD = Exercise(
     notebook=ASSIGNMENT_1,
     title="the reparameterization's backward",
     section="§3.4",
-    lecture="lecture 001",
+    lecture="lecture 000",
     arguments=("dz", "mu", "logvar", "eps"),
     outputs=("dmu", "dlogvar"),
     sizes={"M": 3, "B": 4, "k": 2},
