@@ -8,6 +8,7 @@ tests/fixtures/assignments.py, built from the solution and exercise notebooks.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -272,3 +273,93 @@ def test_the_judge_decides_from_arrays_alone(name):
     assert verdict.passed and verdict == exercise.judge(inputs, arrays)  # pure
     wrong = (arrays[0] + 1.0, *arrays[1:])
     assert not exercise.judge(inputs, wrong).passed
+
+
+# ------------------------------------------------------------------ the notebooks, run
+
+NEW = [stem for stem in ASSIGNMENTS if not stem.startswith("06")]  # 06: tests/test_notebooks.py
+
+
+def _run(path, monkeypatch, tmp_path, nb=None):
+    pytest.importorskip("nbclient")
+    from test_notebooks import _outputs_text, execute
+
+    nb, _ = execute(path, monkeypatch, tmp_path, nb=nb)
+    outputs = {c.source: _outputs_text(c) for c in nb.cells if c.cell_type == "code"}
+    return nb, outputs
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("stem", NEW)
+def test_the_exercise_notebook_as_shipped_says_what_is_missing(stem, monkeypatch, tmp_path):
+    names = list(right_answers(stem))
+    _, outputs = _run(exercise_notebook(stem), monkeypatch, tmp_path)
+    for name in names:
+        said = outputs[f'result = check("{name}")']
+        assert said.startswith(f"FAIL ({name}): not implemented yet"), said
+    assert f"0 of {len(names)} exercises pass" in "".join(outputs.values())
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("stem", NEW)
+def test_run_all_with_one_syntax_error_and_one_mistake(stem, monkeypatch, tmp_path):
+    """The solutions pasted in, the first answer broken and the second wrong the typical way:
+    "Run All" reaches the end, the two say what is wrong, the others pass."""
+    nbformat = pytest.importorskip("nbformat")
+    names = list(right_answers(stem))
+    broken, wrong = names[0], names[1]
+    key = next(iter(MISTAKES[wrong]))
+    nb = nbformat.read(exercise_notebook(stem), as_version=4)
+    for cell in nb.cells:
+        if "answer" in cell.metadata.get("tags", []):
+            name = re.search(r"^def (\w+)\(", cell.source, flags=re.MULTILINE)[1]
+            cell.source = right_answers(stem)[name]
+            if name == broken:
+                cell.source = cell.source.replace("):\n", ":\n", 1)  # def f(a, b:
+            elif name == wrong:
+                cell.source = wrong_answer(stem, wrong, key)
+    _, outputs = _run(exercise_notebook(stem), monkeypatch, tmp_path, nb=nb)
+    said = "".join(outputs.values())
+    assert f"FAIL: the cell defining {broken} has a SyntaxError" in said
+    assert outputs[f'result = check("{broken}")'].startswith(f"FAIL ({broken}): {broken} is not")
+    assert outputs[f'result = check("{wrong}")'].startswith(f"FAIL ({wrong})")
+    assert "hint: " in outputs[f'result = check("{wrong}")']
+    for name in names[2:]:
+        assert outputs[f'result = check("{name}")'].startswith(f"PASS ({name})")
+    assert f"{len(names) - 2} of {len(names)} exercises pass" in said
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("stem", NEW)
+def test_the_solutions_notebook_passes_every_check(stem, monkeypatch, tmp_path):
+    names = list(right_answers(stem))
+    _, outputs = _run(solutions_notebook(stem), monkeypatch, tmp_path)
+    for name in names:
+        assert outputs[f'result = check("{name}")'].startswith(f"PASS ({name})")
+    assert f"{len(names)} of {len(names)} exercises pass" in "".join(outputs.values())
+
+
+def test_the_release_ships_every_assignment_without_a_solution_line(tmp_path):
+    import subprocess
+
+    from numpyvae.course.source import read_source
+
+    out = tmp_path / "release"
+    done = subprocess.run(
+        [sys.executable, "-m", "numpyvae.course.release"]
+        + ["--source", str(ROOT / "notebooks" / "src"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    for stem in ASSIGNMENTS:
+        shipped = (out / f"{stem}.ipynb").read_text(encoding="utf-8")
+        assert shipped.count('raise NotImplementedError(\\"') == len(right_answers(stem))
+        source = "\n".join(c.text for c in read_source(ROOT / "notebooks" / "src" / f"{stem}.py"))
+        solution = source.split("### BEGIN SOLUTION")[1:]
+        for block in solution:
+            for line in block.split("### END SOLUTION")[0].splitlines():
+                code = line.split("#", 1)[0].strip()
+                if code:
+                    assert json.dumps(code)[1:-1] not in shipped, (stem, code)

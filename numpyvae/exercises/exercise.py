@@ -13,6 +13,7 @@ one FAIL sentence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -115,15 +116,16 @@ class Exercise:
             for c in checks
         ]
         hints = [] if passed else self._recognise(inputs, arrays, right, checks)
+        hints = list(dict.fromkeys(hints))  # one mistake in several arrays: said once
         lines += [f"  hint: {hint}" for _, hint in hints]
         return ExerciseResult(
             self.name, passed, "\n".join(lines), worst, hints[0][0] if hints else None
         )
 
     def _describe_check(self, c: ArrayCheck) -> str:
-        where = f"{c.name}[{', '.join(map(str, c.index))}]"
+        where = f"worst entry {c.name}[{', '.join(map(str, c.index))}]" if c.index else "value"
         return (
-            f"{c.name}: relative error {c.error:.2e}; worst entry {where}: "
+            f"{c.name}: relative error {c.error:.2e}; {where}: "
             f"{self.answer_name} gave {c.analytic:.10g}, {self.reference_name} {c.numeric:.10g}"
         )
 
@@ -135,15 +137,16 @@ class Exercise:
         """The returned values as float64 arrays of the right shapes, or the FAIL saying why not."""
         n = len(self.outputs)
         if not isinstance(outputs, (tuple, list)):
-            return self.fail(f"expected a tuple of {n} outputs, got {_describe(outputs)}")
+            return self.fail(f"expected a tuple of {n} outputs, got {describe(outputs)}")
         if n > 1 and len(outputs) == 1 and outputs[0] is None:
             return self.fail(f"return {n} arrays ({', '.join(self.outputs)}); got None")
         if len(outputs) != n:
             what = ", ".join(self.outputs)
+            got = f"{len(outputs)} value{'' if len(outputs) == 1 else 's'}"
             return self.fail(
-                f"return {n} arrays ({what}) as a tuple; got {len(outputs)} values"
+                f"return {n} arrays ({what}) as a tuple; got {got}"
                 if n > 1
-                else f"return one array ({what}); got {len(outputs)} values"
+                else f"return one array ({what}); got {got}"
             )
         arrays = []
         for name, out, want in zip(self.outputs, outputs, right, strict=True):
@@ -151,7 +154,7 @@ class Exercise:
                 return self.fail(f"{name} is None: did you forget a `return`?")
             array = _numeric_array(out)
             if array is None:
-                return self.fail(f"{name} must be a NumPy array of numbers, got {_describe(out)}")
+                return self.fail(f"{name} must be a NumPy array of numbers, got {describe(out)}")
             if array.shape != want.shape:
                 return self._wrong_shape(name, array, want)
             array = array.astype(np.float64)
@@ -211,7 +214,8 @@ class Exercise:
                 (m for m, got in scored if same(array, got[i]) and not same(want, got[i])), None
             )
             if matched is not None:
-                hint = matched.hint
+                # "(6.5)" in a hint is an equation of derivations.md: say so to the student
+                hint = re.sub(r"\((\d+\.\d+)\)", r"(derivations.md, eq. \1)", matched.hint)
                 for size_name, size in sizes.items():
                     hint = hint.replace("{" + size_name + "}", str(size))
                 found.append((matched.key, f"{said}: {hint}" if said else hint))
@@ -260,6 +264,8 @@ def _constant_ratio(a: np.ndarray, n: np.ndarray) -> float | None:
     if scale == 0.0:
         return None
     big = np.abs(n) > 1e-3 * scale
+    if np.count_nonzero(big) < 2:  # one number is a multiple of any other: nothing to say
+        return None
     c = float(np.median(a[big] / n[big]))
     # Finite differences carry ~1e-10 relative noise: 1e-6 separates a constant from a pattern.
     if c == 0.0 or not np.allclose(a, c * n, rtol=1e-6, atol=1e-6 * scale * abs(c)):
@@ -283,7 +289,8 @@ def _name_factor(said: str, c: float, sizes: Mapping[str, int]) -> tuple[str, st
     return "factor", f"{said}: one constant factor is wrong."
 
 
-def _describe(value) -> str:
+def describe(value) -> str:
+    """A short description of what a student's function returned, for a FAIL message."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, (tuple, list)):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numpyvae.exercises.exercise import Exercise
+from numpyvae.exercises.exercise import Exercise, describe
 from numpyvae.exercises.registry import EXERCISES
 from numpyvae.exercises.result import ExerciseResult
 
@@ -80,8 +80,11 @@ def call_and_judge(exercise: Exercise, fn, inputs: dict[str, np.ndarray]) -> Exe
             f"your function raised {type(exc).__name__}: {exc}{_student_line(exc)}. "
             "The inputs were " + ", ".join(f"{n} {a.shape}" for n, a in inputs.items())
         )
-    several = len(exercise.outputs) > 1 and isinstance(returned, (tuple, list))
-    return exercise.judge(inputs, tuple(returned) if several else (returned,))
+    n = len(exercise.outputs)
+    if n > 1 and not isinstance(returned, (tuple, list)):
+        what = ", ".join(exercise.outputs)
+        return exercise.fail(f"return {n} arrays ({what}) as a tuple; got {describe(returned)}")
+    return exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
 
 
 def answer_in_caller(name: str):
