@@ -363,3 +363,18 @@ def test_the_release_ships_every_assignment_without_a_solution_line(tmp_path):
                 code = line.split("#", 1)[0].strip()
                 if code:
                     assert json.dumps(code)[1:-1] not in shipped, (stem, code)
+
+
+def test_summary_checks_every_exercise_of_an_assignment(capsys):
+    from numpyvae.exercises import summary
+
+    stem = "13_vae_exercises"
+    names = list(right_answers(stem))
+    namespace = {"summary": summary, **{name: SOLVED[name] for name in names[1:]}}
+    exec(f"results = summary({stem!r})", namespace)  # the first answer is not defined
+    printed = capsys.readouterr().out
+    assert list(namespace["results"]) == names
+    assert f"{names[0]}: FAIL" in printed and f"{names[1]}: PASS" in printed
+    assert f"{len(names) - 1} of {len(names)} exercises pass" in printed
+    with pytest.raises(ValueError, match="no assignment 'nope'"):
+        summary("nope")
