@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,8 @@ def hostile_outputs(exercise):
         "a dict": ({"a": 1}, *rest),
         "transposed": (first.T, *rest) if first.ndim == 2 else (first[..., None], *rest),
         "float32": (first.astype(np.float32), *rest),
+        "near overflow": (np.full(first.shape, 1e308), *rest),
+        "bools": (np.ones(first.shape, dtype=bool), *rest),
     }
 
 
@@ -251,7 +254,9 @@ def test_the_judge_holds_against_hostile_outputs(name):
     inputs = exercise.make_inputs(exercise.hidden_sizes[0], np.random.default_rng(3))
     before = {k: v.copy() for k, v in inputs.items()}
     for what, outputs in hostile_outputs(exercise).items():
-        result = exercise.judge(inputs, outputs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # not even a RuntimeWarning reaches the student
+            result = exercise.judge(inputs, outputs)
         assert isinstance(result, ExerciseResult), what
         if what != "float32":
             assert not result.passed, (what, result.message)

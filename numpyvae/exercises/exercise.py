@@ -43,11 +43,15 @@ class Mistake:
 class Exercise:
     """A graded exercise: a student writes `name(*arguments) -> outputs`.
 
+    `notebook` is the stem of the assignment notebook that asks for it, `title` what it
+    computes, `section` and `lecture` where it is derived ("§6.1", "lecture 000"). `sizes`
+    are the notebook's, `hidden_sizes` (at least three) the grader's. `draw(sizes, rng)`
+    makes the inputs (float64 arrays, 0-d for scalars) and `reference(inputs)` the right
+    outputs, a tuple in the order of `outputs`, named `reference_name` in messages (the
+    student's being `answer_name`). `mistakes` are the typical wrong answers; `factors` maps
+    a size (e.g. "M") to where its value is read ("eps:0", the first axis of eps), so that a
+    right answer times 1/M or M is named so when no listed mistake explains it;
     `nonfinite_hint` says why an answer might overflow on these inputs.
-    `draw(sizes, rng)` makes the inputs (float64 arrays, 0-d for scalars) and
-    `reference(inputs)` the right outputs, a tuple in the order of `outputs`. `factors`
-    maps a size (e.g. "M") to where its value is read ("eps:0", the first axis of eps): a
-    right answer times 1/M or M is then named so when no listed mistake explains it.
     """
 
     name: str
@@ -100,6 +104,10 @@ class Exercise:
         """
         inputs = {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}
         right = tuple(np.asarray(r, dtype=np.float64) for r in self.reference(dict(inputs)))
+        with np.errstate(all="ignore"):  # an answer's 1e308 is judged, not warned about
+            return self._verdict(inputs, outputs, right)
+
+    def _verdict(self, inputs: Inputs, outputs, right: tuple[np.ndarray, ...]) -> ExerciseResult:
         arrays_or_failure = self._as_arrays(outputs, right)
         if isinstance(arrays_or_failure, ExerciseResult):
             return arrays_or_failure
@@ -116,11 +124,11 @@ class Exercise:
             for c in checks
         ]
         hints = [] if passed else self._recognise(inputs, arrays, right, checks)
-        hints = list(dict.fromkeys(hints))  # one mistake in several arrays: said once
-        lines += [f"  hint: {hint}" for _, hint in hints]
-        return ExerciseResult(
-            self.name, passed, "\n".join(lines), worst, hints[0][0] if hints else None
-        )
+        said: dict[str, str] = {}  # one mistake in several arrays is said once, for the first
+        for key, hint in hints:
+            said.setdefault(key, hint)
+        lines += [f"  hint: {hint}" for hint in said.values()]
+        return ExerciseResult(self.name, passed, "\n".join(lines), worst, next(iter(said), None))
 
     def _describe_check(self, c: ArrayCheck) -> str:
         where = f"worst entry {c.name}[{', '.join(map(str, c.index))}]" if c.index else "value"
@@ -192,6 +200,7 @@ class Exercise:
             got = mistake.answer(*copies)
             got = got if len(self.outputs) > 1 else (got,)
             wrong_answers.append((mistake, tuple(np.asarray(g, dtype=np.float64) for g in got)))
+
         sizes = self.factor_sizes(inputs)
 
         def same(a: np.ndarray, b: np.ndarray) -> bool:
