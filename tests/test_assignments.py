@@ -383,3 +383,17 @@ def test_summary_checks_every_exercise_of_an_assignment(capsys):
     assert f"{len(names) - 1} of {len(names)} exercises pass" in printed
     with pytest.raises(ValueError, match="no assignment 'nope'"):
         summary("nope")
+
+
+def test_an_exact_match_means_copied_finite_differences_only_where_they_are_the_reference():
+    """A grader may flag an answer equal to its reference to the last bit only when that
+    reference is finite differences: a formula reference is matched exactly by a right answer."""
+    for name, exercise in EXERCISES.items():
+        inputs = exercise.make_inputs(None, np.random.default_rng(2))
+        right = exercise.reference(dict(inputs))
+        result = exercise.judge(inputs, tuple(right))
+        assert result.passed and result.worst.error == 0.0
+        got = SOLVED[name](*(inputs[a].copy() for a in exercise.arguments))
+        got = got if len(exercise.outputs) > 1 else (got,)
+        if exercise.numerical_reference:
+            assert exercise.judge(inputs, tuple(got)).worst.error > 0.0, name

@@ -14,9 +14,9 @@
 #
 # * `PASS`, or
 # * `FAIL` with the worst entry: which array, which index, your value and the numerical one; when
-#   your values are a constant multiple of the right ones (half, twice, minus, 1/M times...) or their
-#   transpose, it says so, since that is what the typical mistakes look like; or a sentence saying
-#   what went wrong (not implemented yet, an exception, a wrong shape, a syntax error).
+#   your answer looks like a typical mistake of that exercise (a factor 1/2 or 2, a sign, a 1/M, a
+#   transpose, a term left out...), a hint naming it; or a sentence saying what went wrong (not
+#   implemented yet, an exception, a wrong shape, a syntax error).
 #
 # Neither a check nor a syntax error stops the notebook, so you can "Run All" and see where you
 # stand. Conventions: the upstream gradient comes first (`dout` = $\partial L/\partial\,\mathrm{out}$),
@@ -188,3 +188,5 @@ assert all(r.passed for r in results.values())
 # When all five pass you have written, by hand, every gradient the VAE needs apart from the
 # chain through the MLPs (derivations.md §6.3): compare with `numpyvae/layers/dense.py`,
 # `numpyvae/posteriors/diagonal_gaussian.py` and `numpyvae/likelihoods/bernoulli.py`.
+# This is assignment 1 of four: next, notebook 12 (layers and backprop), then 13 (the VAE) and
+# 14 (beyond the basic VAE).

@@ -72,6 +72,11 @@ class Exercise:
     nonfinite_hint: str = ""
     factors: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def numerical_reference(self) -> bool:
+        """Whether the reference is finite differences (an answer never equals it exactly)."""
+        return self.reference_name.startswith("finite differences")
+
     # ------------------------------------------------------------------ the inputs
 
     def full_sizes(self, sizes: Mapping[str, int] | None = None) -> dict[str, int]:
