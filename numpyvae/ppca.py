@@ -1,4 +1,4 @@
-"""Probabilistic PCA: the linear VAE whose every quantity is known in closed form (derivations.md §13).
+"""Probabilistic PCA, the linear VAE with every quantity in closed form (derivations.md §13).
 
 The linear-Gaussian model (Tipping and Bishop), in the lectures' notation,
 
