@@ -163,3 +163,51 @@ def test_trained_linear_vae_collapses_the_directions_below_the_noise():
     )
     assert result.active_units == 2
     assert result.kl_per_dimension[order[-1]] < 0.01
+
+
+# ----------------------------------------------------------------------------- the history
+def small_run(tmp_path, diagnostics_on: bool):
+    from numpyvae.checkpoint import save_checkpoint
+    from numpyvae.train import Trainer
+
+    rng = np.random.default_rng(9)
+    x = (rng.random((64, 12)) < 0.4).astype(float)
+    model = VAE(12, 3, hidden=(8,), seed=0)
+    trainer = Trainer(model, Adam(model.params, lr=1e-2), batch_size=16)
+    trainer.fit(x, 2, x_test=x[:40], diagnostics=diagnostics_on)
+    save_checkpoint(tmp_path / "run.npz", trainer)
+    return x, trainer
+
+
+def test_trainer_records_the_diagnostics_of_the_test_set_each_epoch(tmp_path):
+    from numpyvae.checkpoint import read_checkpoint
+
+    x, trainer = small_run(tmp_path, diagnostics_on=True)
+    h = trainer.history
+    assert len(h.active_units) == len(h.mutual_information) == len(h.kl_per_dimension) == 2
+    expected = diagnostics.diagnose(trainer.model, x[:40])
+    assert h.active_units[-1] == expected.active_units
+    assert h.mutual_information[-1] == expected.mutual_information
+    np.testing.assert_array_equal(h.kl_per_dimension[-1], expected.kl_per_dimension)
+    restored = read_checkpoint(tmp_path / "run.npz").trainer.history
+    assert restored == h
+
+
+def test_a_checkpoint_without_diagnostics_loads_and_resumes_with_nan_before(tmp_path):
+    """A run saved without the series (as numpyvae wrote them before) still loads; training
+    on records the new epochs' diagnostics, and the old epochs read NaN (null in history.json)."""
+    from numpyvae.checkpoint import read_checkpoint
+
+    x, _ = small_run(tmp_path, diagnostics_on=False)
+    with np.load(tmp_path / "run.npz") as saved:
+        assert not any(name.startswith("history/active") for name in saved.files)
+    trainer = read_checkpoint(tmp_path / "run.npz").trainer
+    assert trainer.history.active_units == []
+    trainer.fit(x, 1, x_test=x[:40])
+    h = trainer.history
+    assert len(h.loss) == len(h.active_units) == 3
+    assert np.isnan(h.active_units[:2]).all() and h.active_units[2] >= 0
+    assert np.array(h.kl_per_dimension).shape == (3, 3)
+    record = h.as_json()
+    assert record["active_units"][:2] == [None, None]
+    assert record["kl_per_dimension"][0] == [None, None, None]
