@@ -211,3 +211,27 @@ def test_a_checkpoint_without_diagnostics_loads_and_resumes_with_nan_before(tmp_
     record = h.as_json()
     assert record["active_units"][:2] == [None, None]
     assert record["kl_per_dimension"][0] == [None, None, None]
+
+
+def test_evaluate_prints_the_diagnostics_that_train_recorded(tmp_path, capsys):
+    """`numpyvae evaluate` on a run's checkpoint prints the same active units and KL per
+    dimension as the last row of the history train wrote (the same first 200 test images)."""
+    import json
+    import re
+
+    from numpyvae import cli
+
+    out = tmp_path / "run"
+    tiny = ["--data", "embedded", "--limit", "200", "--latent-dim", "4", "--no-progress"]
+    assert cli.main(["train", *tiny, "--hidden", "16", "--epochs", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    checkpoint = out / "checkpoint.npz"
+    assert cli.main(["evaluate", "--checkpoint", str(checkpoint)]) == 0
+    stdout = capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    found = re.search(r"active units (\d+) of 4", stdout)
+    assert found and int(found.group(1)) == history["active_units"][-1]
+    kl = re.search(r"KL per dimension, largest first \(nats\): ([\d. ]+)", stdout).group(1)
+    expected = sorted(history["kl_per_dimension"][-1], reverse=True)
+    np.testing.assert_allclose([float(v) for v in kl.split()], expected, atol=0.006)
+    assert re.search(r"I\(x; z\) under q ~ [\d.]+ nats \(at most log N = 5.30", stdout)
