@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from numpyvae.constants import LOG_2PI
-from numpyvae.posteriors import DiagonalGaussian
+from numpyvae.posteriors import DiagonalGaussian, FullCovarianceGaussian
 from numpyvae.posteriors.base import Posterior
 from numpyvae.vae import with_labels
 from numpyvae.validation import check_non_negative_float, check_positive_int
@@ -89,6 +89,37 @@ def aggregate_mutual_information_of(
         zs = z[start : start + rows]
         table = -0.5 * ((zs * zs) @ precision.T - 2.0 * zs @ weighted_mean.T + constant)
         own = table[np.arange(len(zs)), np.arange(start, start + len(zs))]  # log q(z_n | x_n)
+        peak = table.max(axis=1)
+        log_aggregate = peak + np.log(np.exp(table - peak[:, None]).sum(axis=1)) - math.log(n)
+        total += float(np.sum(own - log_aggregate))
+    return total / n
+
+
+def aggregate_mutual_information_full(
+    mu: np.ndarray, L: np.ndarray, z: np.ndarray, rows: int = MI_ROWS
+) -> float:
+    """The estimate of `aggregate_mutual_information_of` for the full-covariance posterior
+    q(z | x_m) = N(mu_m, L_m L_m^T): mu (N, k), L (N, k, k) lower triangular, z (N, k).
+
+    log q(z_n | x_m) = -k/2 log 2pi - sum_i log L_m,ii - 1/2 (z_n - mu_m)^T P_m (z_n - mu_m)
+    with P_m = L_m^-T L_m^-1 (derivations.md §7.1); expanded, the quadratic is
+    vec(z_n z_n^T) . vec(P_m) - 2 z_n . (P_m mu_m) + mu_m . P_m mu_m, so the N x N table is
+    two matrix products (inner sizes k^2 and k), `rows` values of n at a time.
+    """
+    mu, L, z = (np.asarray(a, dtype=np.float64) for a in (mu, L, z))
+    n, k = mu.shape
+    inverse = np.linalg.inv(L)  # (N, k, k)
+    precision = np.einsum("mli,mlj->mij", inverse, inverse)  # P_m (N, k, k)
+    weighted_mean = np.einsum("mij,mj->mi", precision, mu)  # P_m mu_m (N, k)
+    log_det = np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+    constant = k * LOG_2PI + 2.0 * log_det + np.sum(mu * weighted_mean, axis=1)  # (N,)
+    flat_precision = precision.reshape(n, k * k)
+    total = 0.0
+    for start in range(0, n, rows):
+        zs = z[start : start + rows]
+        outer = (zs[:, :, None] * zs[:, None, :]).reshape(len(zs), k * k)
+        table = -0.5 * (outer @ flat_precision.T - 2.0 * zs @ weighted_mean.T + constant)
+        own = table[np.arange(len(zs)), np.arange(start, start + len(zs))]
         peak = table.max(axis=1)
         log_aggregate = peak + np.log(np.exp(table - peak[:, None]).sum(axis=1)) - math.log(n)
         total += float(np.sum(own - log_aggregate))
@@ -167,6 +198,8 @@ def diagnose(
     z = model.posterior.sample(h, eps)[0]
     if isinstance(model.posterior, DiagonalGaussian):
         mi = aggregate_mutual_information_of(mu, np.log(variances), z)
+    elif isinstance(model.posterior, FullCovarianceGaussian):
+        mi = aggregate_mutual_information_full(mu, model.posterior.split(h)[1], z)
     else:
         mi = aggregate_mutual_information_reference(model.posterior, h, z)
     return Diagnostics(

@@ -114,6 +114,20 @@ def test_fast_information_estimate_equals_the_term_by_term_reference():
         assert fast == pytest.approx(reference, rel=1e-10, abs=1e-12)
 
 
+def test_full_covariance_estimate_equals_the_term_by_term_reference():
+    rng = np.random.default_rng(10)
+    model = VAE(D, K, hidden=(7,), likelihood="gaussian", posterior="full", seed=2)
+    x = rng.normal(size=(50, D))
+    h = diagnostics.encoder_outputs(model, x)
+    mu, L = model.posterior.split(h)
+    z = model.posterior.sample(h, rng.standard_normal((1, 50, K)))[0]
+    reference = diagnostics.aggregate_mutual_information_reference(model.posterior, h, z)
+    for rows in (1, 7, 500):  # chunks of 1, 7 and all z_n
+        fast = diagnostics.aggregate_mutual_information_full(mu, L, z, rows=rows)
+        assert fast == pytest.approx(reference, rel=1e-10, abs=1e-12)
+    assert diagnostics.diagnose(model, x).mutual_information > 0
+
+
 def test_diagnose_leaves_the_models_generator_alone_and_is_repeatable():
     model = VAE(D, K, hidden=(4,), likelihood="gaussian", seed=3)
     x = np.random.default_rng(7).normal(size=(30, D))
