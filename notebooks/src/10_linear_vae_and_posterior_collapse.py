@@ -281,6 +281,6 @@ assert (
 # %% [markdown]
 # ## Things to try
 #
-# * Train the three MNIST models for 50 epochs (`numpyvae train --latent-dim 50 --epochs 50`, and `numpyvae evaluate` prints the same diagnostics): the inactive units Burda et al. count appear.
+# * Train longer (`numpyvae train --latent-dim 50 --epochs 50`, then `numpyvae evaluate`, which prints the same diagnostics; `history.json` holds them per epoch) and watch how many epochs it takes before units fall below Burda et al.'s threshold.
 # * In the collapse experiment, learn the noise (`likelihood="gaussian_shared_var"`): by (13.6) $s^2$ settles at the mean of the discarded eigenvalues, below every kept one, and nothing collapses.
 # * Give the linear VAE a hidden layer with `activation="identity"`: `ppca.linear_gaussian_of` composes the layers, and the model still reaches the PPCA solution.
