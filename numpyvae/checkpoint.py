@@ -13,7 +13,8 @@ The file is an uncompressed `.npz` (a zip of `.npy` arrays, readable with `np.lo
     meta                    a JSON string: architecture, optimizer, trainer, RNG states, metadata
     param/<name>            the model's parameters, e.g. param/encoder.0.W
     optimizer/<key>         the optimizer's state_dict(), e.g. optimizer/m/encoder.0.W
-    history/<series>        the per-epoch losses, e.g. history/test_loss
+    history/<series>        the per-epoch losses, e.g. history/test_loss, and the latent
+                            diagnostics when recorded (history/active_units, ...)
 
 The zip format stores a CRC-32 of every member, so truncation and bit flips are detected on
 load; any such problem raises `CheckpointError`, never a half-loaded model. Writing goes to a
@@ -35,7 +36,7 @@ import numpy as np
 
 from numpyvae.atomic import PathLike, atomic_write
 from numpyvae.config import VAEConfig
-from numpyvae.history import HISTORY_KEYS, History
+from numpyvae.history import DIAGNOSTIC_KEYS, HISTORY_KEYS, History
 from numpyvae.optim import OPTIMIZERS, SGD, Adam, Optimizer
 from numpyvae.train import Trainer
 from numpyvae.vae import VAE
@@ -253,6 +254,9 @@ def read_checkpoint(
         if series is None or series.ndim != 1:
             raise fail(f"the entry history/{key} is missing or not a 1-D array")
         history[key] = series
+    for key in DIAGNOSTIC_KEYS:  # optional: older checkpoints lack them
+        if f"history/{key}" in arrays:
+            history[key] = arrays[f"history/{key}"]
     trainer.history = History.from_arrays(history)
     try:
         trainer.epoch = int(trainer_meta["epoch"])

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from numpyvae.diagnostics import diagnose
 from numpyvae.history import History
 from numpyvae.optim import Optimizer
 from numpyvae.vae import VAE, Batch, LossParts
@@ -27,6 +28,11 @@ def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
         return final
     return final * (step / warmup_steps)
 
+
+# The latent diagnostics recorded after each epoch use the first this-many test points: enough
+# for a stable count of active units, cheap next to the test loss (one encoder pass and an
+# N x N table for I(x; z), which log N = 7.6 nats bounds; derivations.md §13.4).
+DIAGNOSTIC_POINTS = 2000
 
 # A minibatch loss this many times larger (in size) than the first one means the training has
 # diverged: on MNIST the first loss is about 550 nats, so the bound is about 55,000 nats, far
@@ -107,10 +113,13 @@ class Trainer:
         y_test: np.ndarray | None = None,
         progress: bool = False,
         on_epoch_end: Callable[[Trainer], None] | None = None,
+        diagnostics: bool = True,
     ) -> History:
         """Train for `epochs` more epochs on x_train (N, d); return the whole history.
 
-        x_test (N_test, d), if given, is evaluated after every epoch. For a conditional model
+        x_test (N_test, d), if given, is evaluated after every epoch, and the latent diagnostics
+        of its first DIAGNOSTIC_POINTS points are recorded (numpyvae.diagnostics; `diagnostics`
+        False skips them). For a conditional model
         the labels y_train (N,) and y_test (N_test,) are required. `on_epoch_end(trainer)`
         runs after each epoch (checkpoints use it), once the epoch's parameters are known to
         be finite. Raises DivergenceError, naming the epoch and step, if the loss stops being
@@ -141,6 +150,10 @@ class Trainer:
                 self.history.test_loss.append(test.loss)
                 self.history.test_reconstruction.append(test.reconstruction)
                 self.history.test_kl.append(test.kl)
+                if diagnostics:
+                    subset = slice(0, DIAGNOSTIC_POINTS)
+                    labels = None if y_test is None else y_test[subset]
+                    self.history.record_diagnostics(diagnose(model, x_test[subset], labels))
             if on_epoch_end is not None:
                 on_epoch_end(self)
         return self.history

@@ -52,9 +52,8 @@ class EpochEnd:
 
 def write_history(path: Path, trainer: Trainer, metadata: dict[str, Any]) -> None:
     """history.json: the per-epoch losses and the run's options, written atomically."""
-    arrays = trainer.history.as_arrays()
     record: dict[str, Any] = {"epoch": list(range(1, len(trainer.history) + 1))}
-    record.update({k: v.tolist() for k, v in arrays.items()})
+    record.update(trainer.history.as_json())
     record["units"] = trainer.model.objective_fn.units
     record.update(metadata)
     with atomic_write(path) as f:

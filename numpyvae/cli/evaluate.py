@@ -1,4 +1,5 @@
-"""`numpyvae evaluate`: the test set's bound and its terms; optionally log p(x) (§9.5)."""
+"""`numpyvae evaluate`: the test set's bound and its terms, the latent diagnostics (§13.4);
+optionally log p(x) (§9.5)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from numpyvae.cli.runs import (
     test_data,
     units,
 )
+from numpyvae.diagnostics import diagnose
 
 
 def add_parser(commands: Commands) -> None:
@@ -29,10 +31,12 @@ def add_parser(commands: Commands) -> None:
     p = add_command(
         commands,
         "evaluate",
-        help="print the test negative ELBO and its two terms",
+        help="print the test negative ELBO, its two terms and the latent diagnostics",
         description="Print the negative ELBO of the test set (nats per image, lower is better) "
         "and its two terms, reconstruction and KL (for a model trained with --objective iwae: "
-        "the negative bound -L_K); with --log-likelihood, also an estimate of log p(x).",
+        "the negative bound -L_K); the latent diagnostics of the test set: active units, "
+        "I(x; z) under the aggregate posterior, and the KL of each latent dimension "
+        "(derivations.md §13.4); with --log-likelihood, also an estimate of log p(x).",
     )
     add_checkpoint_option(p)
     p.add_argument(
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     data = test_data(args, checkpoint)
     if args.samples is not None:
         model.n_samples = args.samples
-    parts = model.evaluate(data.x_test, c=labels_for(model, data.y_test))
+    labels = labels_for(model, data.y_test)
+    parts = model.evaluate(data.x_test, c=labels)
     first, rest = term_names(model)
     print(
         f"test {bound_name(model)} {parts.loss:.2f} = {first} {parts.reconstruction:.2f} "
@@ -71,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         f"  ({data.x_test.shape[0]} test images of {data.source}, M = {model.n_samples} "
         f"sample(s) of z each; checkpoint {args.checkpoint}, epoch {checkpoint.trainer.epoch})"
     )
+    summary = diagnose(model, data.x_test, labels).summary()
+    print("latent diagnostics of the test images:\n  " + summary.replace("\n", "\n  "))
     if args.log_likelihood:
         print(log_likelihood_report(model, data.x_test, data.y_test, args.log_likelihood))
     return 0
