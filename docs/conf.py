@@ -145,14 +145,17 @@ html_favicon = "favicon.svg"
 MATHJAX = importlib.util.find_spec("sphinx-mathjax-offline")
 html_static_path = [str(Path(MATHJAX.origin).parent / "static")]
 mathjax_path = "mathjax/tex-chtml.js"
+html_static_path.append(str(Path(__file__).resolve().parent / "static"))  # custom.css
 html_theme_options = {
     "description": "A VAE in NumPy, every gradient by hand",
     "fixed_sidebar": True,
     "page_width": "1200px",
     "sidebar_width": "300px",
+    "show_relbars": True,  # previous and next links above and below every page
 }
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
+# downloads/: the notebooks and derivations.md as a student downloads them, not pages
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "downloads/**"]
 
 
 def unlinked_reference(app, env, node, contnode):
