@@ -108,6 +108,7 @@ INSPECT_PAGE = """async () => {
     next: ["top", "bottom"].map((where) => [...document.querySelectorAll(
       `div.related.${where} a[title="Next document"]`)].filter(visible).map((a) => a.href)),
     downloads: [...document.querySelectorAll("a.download")].map((a) => a.href),
+    scripts: document.querySelectorAll("div.body sub, div.body sup").length,
     pageWidth: document.documentElement.scrollWidth,
     viewportWidth: window.innerWidth,
     cut: [...document.querySelectorAll(WIDE)].filter(visible).filter((el) => {
@@ -473,6 +474,18 @@ def test_no_title_shows_raw_tex(pages, site):
     titles = [*index["titles"], *index.get("alltitles", {})]
     problems += [f"search index title {t!r}" for t in titles if tex.search(t)]
     assert not problems, "\n".join(problems[:50])
+
+
+def test_docstring_formulas_are_typeset(pages):
+    """The docstrings' plain-text formulas ("1/2 sum_i (mu_i^2 + sigma_i^2 - ...)") show on the
+    API pages with Greek letters and sub- and superscripts (docs/conf.py, typeset)."""
+    api = {p: v for p, v in pages.items() if p.startswith("api/")}
+    assert sum(v["scripts"] for v in api.values()) > 100
+    kl = " ".join(pages["api/numpyvae.posteriors.diagonal_gaussian.html"]["text"].split())
+    assert "∑" in kl and "μ" in kl and "σ" in kl
+    raw = re.compile(r"\b(?:sum|mu|sigma)_[a-z]\b|\b(?:mu|sigma)\^2")
+    left = {p: raw.findall(" ".join(v["text"].split())) for p, v in api.items()}
+    assert {p: found for p, found in left.items() if found} == {}
 
 
 def luminance(css_color: str) -> float:
