@@ -223,7 +223,7 @@ def stage_start(template: str, notebooks: list[Path], derivations: str, sections
 
 
 def stage_readme(text: str, pages: set[str]) -> str:
-    """README.md as the home page: a link to a staged page stays, any other one becomes text."""
+    """README.md as a page of the site: a link to a staged page stays, any other becomes text."""
 
     def link(m: re.Match) -> str:
         target = m.group(2)
