@@ -22,7 +22,9 @@ of the sources cannot:
 
 Every page has previous and next links (the reading order is the toctree's: the start page, the
 notebooks, the derivations, the README, the API, the tests); docs/static/custom.css lets wide
-formulas and code scroll in their box and follows the reader's dark-mode setting.
+formulas and code scroll in their box and follows the reader's dark-mode setting. After Sphinx,
+the search index's titles are made plain text, and _static/page-texts.js gives the search page
+its excerpts when the site is opened from disk (docs/templates/search.html).
 """
 
 from __future__ import annotations
@@ -349,6 +351,20 @@ def plain_search_titles(html: Path) -> None:
     path.write_text(text[:start] + json.dumps(index, ensure_ascii=False) + text[end:], "utf-8")
 
 
+def offline_search(html: Path) -> None:
+    """_static/page-texts.js: the main part of every page, from which the search page cuts its
+    excerpts when the site is opened from disk (docs/templates/search.html)."""
+    pages = {}
+    for path in sorted(html.rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        start = text.find('<div class="body" role="main">')
+        end = text.find('<div class="related bottom">', start)
+        if 0 <= start < end:
+            pages[path.relative_to(html).as_posix()] = text[start:end]
+    script = f"window.NUMPYVAE_PAGES = {json.dumps(pages, ensure_ascii=False)};\n"
+    (html / "_static" / "page-texts.js").write_text(script, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site", help="%(default)s")
@@ -375,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     result = subprocess.run([*command, str(src), str(html)], env=env, check=False)
     if result.returncode == 0:
         plain_search_titles(html)
+        offline_search(html)
         print(f"site: {html / 'index.html'}")
     return result.returncode
 

@@ -189,6 +189,7 @@ MATHJAX = importlib.util.find_spec("sphinx-mathjax-offline")
 html_static_path = [str(Path(MATHJAX.origin).parent / "static")]
 mathjax_path = "mathjax/tex-chtml.js"
 html_static_path.append(str(Path(__file__).resolve().parent / "static"))  # custom.css
+templates_path = [str(Path(__file__).resolve().parent / "templates")]  # search.html
 html_theme_options = {
     "description": "A VAE in NumPy, every gradient by hand",
     "fixed_sidebar": True,

@@ -488,6 +488,24 @@ def test_docstring_formulas_are_typeset(pages):
     assert {p: found for p, found in left.items() if found} == {}
 
 
+def test_search_shows_excerpts_when_opened_from_disk(browser, site):
+    """Opened from disk (file://), as a student opens build/site/html/index.html, the search lists
+    each result with an excerpt: Sphinx fetches a result's page for it, which a browser refuses
+    under file://, so docs/templates/search.html answers from _static/page-texts.js."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto((site / "search.html").as_uri() + "?q=reparameterization")
+    page.wait_for_selector("#search-results li p.context", timeout=60_000)
+    page.wait_for_timeout(1000)  # the excerpts arrive one by one
+    results = page.eval_on_selector_all("#search-results li", "items => items.length")
+    excerpts = page.eval_on_selector_all(
+        "#search-results li p.context", "items => items.map((p) => p.textContent)"
+    )
+    context.close()
+    assert results >= 3 and len(excerpts) >= results // 2, (results, len(excerpts))
+    assert any("reparameterization" in e.lower() for e in excerpts)
+
+
 def luminance(css_color: str) -> float:
     """The relative luminance (0 black, 1 white) of a CSS rgb()/rgba() colour."""
     red, green, blue = (int(v) / 255 for v in re.findall(r"\d+", css_color)[:3])
