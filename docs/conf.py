@@ -109,14 +109,57 @@ def inline(m: re.Match) -> str:
     return f"\\ ``{code}``\\ "
 
 
+# The docstrings write their formulas in plain text ("1/2 sum_i (mu_i^2 + sigma_i^2 - 1)"); on the
+# site, outside code spans, the Greek names become letters and the scripts become sub- and
+# superscripts ("1/2 ∑ᵢ (μᵢ² + σᵢ² − 1)"), so that a formula reads as one.
+GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eps": "ε",
+    "lambda": "λ", "mu": "μ", "sigma": "σ", "phi": "φ", "theta": "θ", "pi": "π", "tau": "τ",
+    "rho": "ρ", "omega": "ω", "Sigma": "Σ", "Phi": "Φ", "Theta": "Θ", "Delta": "Δ",
+    "Lambda": "Λ", "Omega": "Ω",
+}  # fmt: skip
+GREEK_NAME = re.compile(
+    r"(?<![A-Za-z])(" + "|".join(sorted(GREEK, key=len, reverse=True)) + r")(?![A-Za-z])"
+)
+LETTERS = "A-Za-zα-ωΑ-Ω"
+SCRIPT_BODY = rf"\{{[^{{}}\s]{{1,6}}\}}|\(-?\w{{1,3}}\)|-?[0-9{LETTERS}]{{1,3}}(?![\w{LETTERS}])"
+# x_i, z_ij, D_in, μ_φ: a one-letter base and a short index; sum_i and prod_i as ∑ and ∏
+SUBSCRIPT = re.compile(rf"(?<![\w{LETTERS}])(sum|prod|[{LETTERS}])_({SCRIPT_BODY})")
+# x^2, L^T, Phi^{{-1}}, ||z||^2, (1 - t)^2
+SUPERSCRIPT = re.compile(rf"(?<=[\w{LETTERS})\]|'])\^({SCRIPT_BODY})")
+BIG = {"sum": "∑", "prod": "∏"}
+
+
+def typeset(text: str) -> str:
+    """Plain docstring text as escaped reST, its formulas with Greek letters and scripts."""
+    text = GREEK_NAME.sub(lambda m: GREEK[m.group(1)], text)
+    parts, position = [], 0
+    scripts = sorted(
+        [(m, ":sub:") for m in SUBSCRIPT.finditer(text)]
+        + [(m, ":sup:") for m in SUPERSCRIPT.finditer(text)],
+        key=lambda found: found[0].start(),
+    )
+    for m, role in scripts:
+        if m.start() < position:
+            continue  # overlaps the previous script
+        body = RST_SPECIAL.sub(r"\\\1", m.group(m.lastindex).strip("{}()"))
+        base = BIG.get(m.group(1), m.group(1)) if role == ":sub:" else ""
+        parts.append(RST_SPECIAL.sub(r"\\\1", text[position : m.start()]) + base)
+        parts.append(f"\\ {role}`{body}`\\ ")
+        position = m.end()
+    parts.append(RST_SPECIAL.sub(r"\\\1", text[position:]))
+    return "".join(parts)
+
+
 def docstring_line(line: str) -> str:
-    """One plain-text docstring line as reST: escaped, citations and code names linked."""
+    """One plain-text docstring line as reST: escaped, its formulas typeset, citations and code
+    names linked."""
     parts = []
     position = 0
     for m in CITATION_OR_CODE.finditer(line):
-        parts += [RST_SPECIAL.sub(r"\\\1", line[position : m.start()]), inline(m)]
+        parts += [typeset(line[position : m.start()]), inline(m)]
         position = m.end()
-    parts.append(RST_SPECIAL.sub(r"\\\1", line[position:]))
+    parts.append(typeset(line[position:]))
     return "".join(parts)
 
 
@@ -145,14 +188,18 @@ html_favicon = "favicon.svg"
 MATHJAX = importlib.util.find_spec("sphinx-mathjax-offline")
 html_static_path = [str(Path(MATHJAX.origin).parent / "static")]
 mathjax_path = "mathjax/tex-chtml.js"
+html_static_path.append(str(Path(__file__).resolve().parent / "static"))  # custom.css
+templates_path = [str(Path(__file__).resolve().parent / "templates")]  # search.html
 html_theme_options = {
     "description": "A VAE in NumPy, every gradient by hand",
     "fixed_sidebar": True,
     "page_width": "1200px",
     "sidebar_width": "300px",
+    "show_relbars": True,  # previous and next links above and below every page
 }
-html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
+# downloads/: the notebooks and derivations.md as a student downloads them, not pages
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "downloads/**"]
 
 
 def unlinked_reference(app, env, node, contnode):

@@ -1,9 +1,10 @@
 """The course's notebooks, shipped inside the package: from `pip install` to a running course.
 
 The wheel carries the student notebooks (notebooks/*.ipynb of the repository, without the
-solutions) in `numpyvae/notebooks/`; a source checkout reads them from its `notebooks/` folder.
-They import only the installed package and use its embedded MNIST subset, so a copy runs from
-any folder:
+solutions) in `numpyvae/notebooks/`, with derivations.md beside them, since the notebooks link
+to its sections; a source checkout reads both from the checkout. The notebooks import only the
+installed package and use its embedded MNIST subset, so a copy runs from any folder, and its
+links to derivations.md open there:
 
     numpyvae notebooks course/        # or, in Python: copy_notebooks("course")
     jupyter lab course/
@@ -18,7 +19,9 @@ from pathlib import Path
 
 from numpyvae.validation import InputError, InvalidTypeError, InvalidValueError
 
-__all__ = ["NotebooksExistError", "copy_notebooks", "notebook_sources"]
+__all__ = ["NotebooksExistError", "copy_notebooks", "derivations_source", "notebook_sources"]
+
+DERIVATIONS = "derivations.md"
 
 
 class NotebooksExistError(InputError, FileExistsError):
@@ -43,8 +46,7 @@ def notebook_sources() -> list[Path]:
     An installed wheel has them in the package; an editable install of a checkout reads the
     checkout's notebooks/ folder. Raises FileNotFoundError when neither holds any.
     """
-    packaged = Path(str(resources.files("numpyvae").joinpath("notebooks")))
-    checkout = Path(__file__).resolve().parents[1] / "notebooks"
+    packaged, checkout = _packaged_and_checkout()
     for folder in (packaged, checkout):
         found = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
         if found:
@@ -55,12 +57,35 @@ def notebook_sources() -> list[Path]:
     )
 
 
-def copy_notebooks(dest: str | os.PathLike, overwrite: bool = False) -> list[Path]:
-    """Copy the course notebooks into the folder `dest` (created if needed); return the copies.
+def _packaged_and_checkout() -> tuple[Path, Path]:
+    """Where a wheel puts the course files, and where a checkout keeps the notebooks."""
+    packaged = Path(str(resources.files("numpyvae").joinpath("notebooks")))
+    return packaged, Path(__file__).resolve().parents[1] / "notebooks"
 
-    Returns one path per notebook (n_notebooks,), in reading order. Refuses, before writing
-    anything, when a notebook of the same name is already in `dest`, unless `overwrite=True`;
-    other files in `dest` are left alone.
+
+def derivations_source() -> Path:
+    """derivations.md, the derivation of every formula, as this installation carries it.
+
+    An installed wheel has it beside the notebooks in the package; a checkout (an editable
+    install) has it at its top level, beside notebooks/. Raises FileNotFoundError when neither
+    holds it.
+    """
+    packaged, checkout = _packaged_and_checkout()
+    for path in (packaged / DERIVATIONS, checkout.parent / DERIVATIONS):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"no {DERIVATIONS} in this installation of numpyvae (looked in {packaged} and "
+        f"{checkout.parent}); reinstall it from a wheel or a full checkout"
+    )
+
+
+def copy_notebooks(dest: str | os.PathLike, overwrite: bool = False) -> list[Path]:
+    """Copy the course notebooks and derivations.md into the folder `dest` (created if needed).
+
+    Returns the copies (n_notebooks + 1,): the notebooks in reading order, then derivations.md,
+    which the notebooks' links open. Refuses, before writing anything, when a file of the same
+    name is already in `dest`, unless `overwrite=True`; other files in `dest` are left alone.
     """
     if not isinstance(dest, (str, os.PathLike)):
         raise InvalidTypeError(f"dest must be a path (str or os.PathLike), got {dest!r}")
@@ -69,7 +94,7 @@ def copy_notebooks(dest: str | os.PathLike, overwrite: bool = False) -> list[Pat
     folder = Path(dest)
     if folder.exists() and not folder.is_dir():
         raise InvalidValueError(f"dest must be a folder, but {str(folder)!r} is a file")
-    sources = notebook_sources()
+    sources = [*notebook_sources(), derivations_source()]
     targets = [folder / source.name for source in sources]
     existing = [target for target in targets if target.exists()]
     if existing and not overwrite:

@@ -2,10 +2,10 @@
 
 Usage (from the repository root)::
 
-    python scripts/build_embedded_subset.py --data-dir ../shared/data/mnist \
+    python scripts/build_embedded_subset.py --data-dir DIR \
         --out numpyvae/datasets/data/mnist_subset.npz
 
-The four files' checksums are verified; the output is byte-reproducible.
+DIR holds the four MNIST files; their checksums are verified; the output is byte-reproducible.
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ def detached_variances(W, A, s2):
 
 
 def test_variances_it_chooses_differ_from_the_elbo():
-    """FISHER_AE.md check 5: W, A fixed; the Fisher-optimal and the ELBO-optimal variances."""
+    """The project brief's check 5: W, A fixed; the Fisher-optimal and the ELBO-optimal
+    variances."""
     W = 2 * np.array([[1, 0.9], [1, 1.1], [0.5, 0.4], [0.2, 0.3]])
     P = np.eye(2) + W.T @ W
     A = np.linalg.solve(P, W.T)
@@ -192,8 +193,8 @@ def test_variances_it_chooses_differ_from_the_elbo():
 
 
 def test_training_recovers_the_singular_values_and_the_noise_variance():
-    """FISHER_AE.md check 7: data from a linear-Gaussian model (d = 4, k = 2), whitened to the
-    model's exact mean and covariance; Adam on the Fisher loss from a random start."""
+    """The project brief's check 7: data from a linear-Gaussian model (d = 4, k = 2), whitened to
+    the model's exact mean and covariance; Adam on the Fisher loss from a random start."""
     W, b, s2, *_, m, C = truth(s2=0.3, seed=3)
     rng = np.random.default_rng(4)
     raw = rng.standard_normal((2000, 4))

@@ -1,6 +1,11 @@
 """Every notebook in notebooks/ (and notebooks/solutions/) runs top to bottom with nbclient.
 
-Each notebook is copied alone into an empty folder and executed there, in a fresh python3
+Every notebook runs on both data routes a student can take: the MNIST subset embedded in the
+package (no NUMPYVAE_MNIST_DIR, an empty cache: what `load_dataset("auto")` gives a student
+without the files), and the full MNIST, when it is found beside the checkout (shared/data/mnist
+next to it, where CI puts it) or named by $NUMPYVAE_MNIST_DIR; without it the full route skips
+with the reason (under CI=true it fails). The notebooks' asserted claims must hold on
+both. Each notebook is copied alone into an empty folder and executed there, in a fresh python3
 kernel running this interpreter, with the numpyvae of this checkout as installed (`pip install
 -e .`; both checked from inside the kernel), so a notebook that reaches into the repository
 fails. The kernel keeps its own matplotlib backend, the inline one a student gets, so that a
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 import time
@@ -36,6 +42,10 @@ SOLUTIONS = NOTEBOOK_DIR / "solutions" / "06_gradient_check_solutions.ipynb"
 
 pytestmark = pytest.mark.notebook
 
+# The full MNIST: named by the environment, else beside the checkout (where CI puts it).
+FULL_MNIST = Path(os.environ.get("NUMPYVAE_MNIST_DIR") or ROOT.parent / "shared" / "data" / "mnist")
+ROUTES = ("embedded", "full")
+
 
 def _ids(paths):
     return [str(p.relative_to(NOTEBOOK_DIR)) for p in paths]
@@ -50,14 +60,37 @@ def _outputs_text(cell) -> str:
     return "".join(parts)
 
 
+def full_mnist_or_skip() -> Path:
+    """The folder of the full MNIST files; skips (fails under CI=true) when it is not there."""
+    from numpyvae.datasets.mnist import mnist_available
+
+    if FULL_MNIST.is_dir() and mnist_available(FULL_MNIST):
+        return FULL_MNIST
+    reason = f"the full MNIST is not in {FULL_MNIST} (set NUMPYVAE_MNIST_DIR)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def execute(
-    path: Path, monkeypatch, folder: Path, nb: nbformat.NotebookNode | None = None
+    path: Path,
+    monkeypatch,
+    folder: Path,
+    nb: nbformat.NotebookNode | None = None,
+    route: str = "embedded",
 ) -> tuple[nbformat.NotebookNode, float]:
-    """Run the notebook at `path` (or `nb`), copied alone into `folder`; return it and the time."""
+    """Run the notebook at `path` (or `nb`), copied alone into `folder`, with the data of
+    `route` ("embedded" or "full") behind `load_dataset("auto")`; return it and the time."""
     # The kernel inherits this environment, minus what would hide a student's problems: a
     # backend chosen for it (the inline one must display the figures) and a path to the checkout.
     monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.delenv("PYTHONPATH", raising=False)
+    # The data: "auto" finds the full MNIST only where this route puts it (an empty cache)
+    monkeypatch.setenv("NUMPYVAE_CACHE_DIR", str(folder / ".no-cache"))
+    if route == "full":
+        monkeypatch.setenv("NUMPYVAE_MNIST_DIR", str(full_mnist_or_skip()))
+    else:
+        monkeypatch.delenv("NUMPYVAE_MNIST_DIR", raising=False)
     # One BLAS thread: NumPy's small matrix products gain little from a second thread, and
     # threads that spin for a busy core (tests in parallel, a loaded CI runner) cost up to 5x.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -68,7 +101,8 @@ def execute(
     # A first cell, added to this in-memory copy only, reports the kernel's interpreter and
     # the numpyvae it imports.
     probe = nbformat.v4.new_code_cell(
-        "import sys\nimport numpyvae\nprint(sys.executable)\nprint(numpyvae.__file__)"
+        "import sys\nimport numpyvae\nfrom numpyvae.datasets.mnist import mnist_available\n"
+        "print(sys.executable)\nprint(numpyvae.__file__)\nprint(mnist_available())"
     )
     probe.id = "probe-interpreter"
     nb.cells.insert(0, probe)
@@ -81,7 +115,8 @@ def execute(
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
-    kernel_python, package = _outputs_text(nb.cells.pop(0)).split()
+    kernel_python, package, full = _outputs_text(nb.cells.pop(0)).split()
+    assert full == str(route == "full"), f"the kernel saw the full MNIST: {full}, route {route}"
     assert Path(kernel_python).resolve() == Path(sys.executable).resolve(), (
         f"the kernel ran {kernel_python}, not this interpreter {sys.executable}"
     )
@@ -104,15 +139,22 @@ def test_there_are_notebooks():
 
 
 @pytest.fixture(scope="module")
-def course_folder(tmp_path_factory) -> Path:
-    """One folder for all the notebooks, as a student's: notebook 5 loads the model of 4."""
-    return tmp_path_factory.mktemp("course")
+def course_folders(tmp_path_factory) -> dict[str, Path]:
+    """One folder per data route for all the notebooks, as a student's: notebook 5 loads the
+    model of 4 (trained on the same route's data)."""
+    return {route: tmp_path_factory.mktemp(f"course-{route}") for route in ROUTES}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_within_budget(path, monkeypatch, course_folder):
-    nb, elapsed = execute(path, monkeypatch, course_folder)
-    print(f"{path.relative_to(ROOT)}: {elapsed:.1f} s")
+# Every notebook on the embedded route, in reading order, then every notebook on the full one.
+RUNS = [(route, path) for route in ROUTES for path in NOTEBOOKS]
+
+
+@pytest.mark.parametrize(
+    ("route", "path"), RUNS, ids=[f"{r}-{p.relative_to(NOTEBOOK_DIR)}" for r, p in RUNS]
+)
+def test_notebook_runs_within_budget(route, path, monkeypatch, course_folders):
+    nb, elapsed = execute(path, monkeypatch, course_folders[route], route=route)
+    print(f"{path.relative_to(ROOT)} ({route} MNIST): {elapsed:.1f} s")
     assert elapsed < BUDGET_SECONDS, f"{path.name} took {elapsed:.0f} s (budget {BUDGET_SECONDS} s)"
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
@@ -234,3 +276,17 @@ def test_notebooks_reach_nothing_outside_the_package():
         text = "\n".join(c.text for c in read_source(source) if c.kind == "code")
         for needle in ("sys.path", "../", "..\\", "shared/data", "__file__", "notebooks/"):
             assert needle not in text, f"{source.name} contains {needle!r}"
+
+
+def test_links_to_the_derivations_open_their_section():
+    """A notebook's Markdown links to derivations.md ("derivations.md#3.4-The-...") name a
+    heading of it, as Jupyter anchors it; the checkout keeps derivations.md beside the notebooks
+    (notebooks/derivations.md links to the top-level file), as `numpyvae notebooks DIR` does.
+    The lessons cite the derivations by link, not only by name (notebooks/README.md, rule 6)."""
+    from derivation_links import broken_derivation_links, derivation_links
+
+    beside = NOTEBOOK_DIR / "derivations.md"
+    assert beside.resolve() == (ROOT / "derivations.md").resolve(), f"{beside} is not a link"
+    assert broken_derivation_links(NOTEBOOKS, beside) == []
+    linked = [p.name for p in NOTEBOOKS if derivation_links(p)]
+    assert len(linked) >= 8, f"only these notebooks link a section of derivations.md: {linked}"

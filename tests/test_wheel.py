@@ -1,10 +1,12 @@
 """The course inside the package: the wheel carries the notebooks, and they run from a copy.
 
 `python -m build` makes the sdist and, from it, the wheel; the wheel must hold every student
-notebook (notebooks/*.ipynb, not the solutions) and the embedded MNIST subset. A fresh virtual
-environment gets that wheel alone (its dependencies come from this environment, so no index is
-needed), `numpyvae notebooks DIR` copies the notebooks into a folder outside the repository,
-and one of them runs there with nbclient on a kernel of the fresh environment.
+notebook (notebooks/*.ipynb, not the solutions), derivations.md beside them, and the embedded
+MNIST subset. A fresh virtual environment gets that wheel alone (its dependencies come from this
+environment, so no index is needed), `numpyvae notebooks DIR` copies the notebooks and
+derivations.md into a folder outside the repository, where every link of a notebook to a section
+of the derivations names a heading of that copy, and one notebook runs there with nbclient on a
+kernel of the fresh environment.
 Skips, with the reason, when the `build` package is missing (`pip install build`).
 """
 
@@ -20,8 +22,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from derivation_links import broken_derivation_links, derivation_links
 
-from numpyvae.course_files import NotebooksExistError, copy_notebooks, notebook_sources
+from numpyvae.course_files import (
+    NotebooksExistError,
+    copy_notebooks,
+    derivations_source,
+    notebook_sources,
+)
 from numpyvae.validation import InvalidTypeError, InvalidValueError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,13 +53,15 @@ print(json.dumps(nb.cells[-1].outputs[0]["text"].strip()))
 
 
 # ------------------------------------------------------------------------- copy_notebooks
-def test_copy_notebooks_copies_the_student_notebooks(tmp_path):
+def test_copy_notebooks_copies_the_student_notebooks_and_the_derivations(tmp_path):
     copied = copy_notebooks(tmp_path / "course")
-    assert [p.name for p in copied] == STUDENT_NOTEBOOKS
+    assert [p.name for p in copied] == [*STUDENT_NOTEBOOKS, "derivations.md"]
     assert not set(SOLUTIONS) & {p.name for p in copied}
     for path in copied:
         assert path.read_bytes() == (ROOT / "notebooks" / path.name).read_bytes()
     assert [p.name for p in notebook_sources()] == STUDENT_NOTEBOOKS
+    assert derivations_source().read_bytes() == (ROOT / "derivations.md").read_bytes()
+    assert broken_derivation_links(copied[:-1], copied[-1]) == []
 
 
 def test_copy_notebooks_refuses_to_overwrite_unless_told(tmp_path):
@@ -68,7 +78,7 @@ def test_copy_notebooks_refuses_to_overwrite_unless_told(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
     copied = copy_notebooks(tmp_path, overwrite=True)
     assert mine.read_bytes() == (ROOT / "notebooks" / mine.name).read_bytes()
-    assert len(copied) == len(STUDENT_NOTEBOOKS) and other.read_text(encoding="utf-8") == "kept"
+    assert len(copied) == len(STUDENT_NOTEBOOKS) + 1 and other.read_text(encoding="utf-8") == "kept"
 
 
 def test_copy_notebooks_names_a_bad_argument(tmp_path):
@@ -86,7 +96,8 @@ def test_notebooks_command_refuses_then_overwrites(tmp_path, capsys):
     from numpyvae.cli import main
 
     assert main(["notebooks", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.split() == [str(tmp_path / n) for n in STUDENT_NOTEBOOKS]
+    copies = [*STUDENT_NOTEBOOKS, "derivations.md"]
+    assert capsys.readouterr().out.split() == [str(tmp_path / n) for n in copies]
     assert main(["notebooks", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert "--overwrite" in error and error.count("\n") == 1
@@ -114,7 +125,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_the_notebooks_and_the_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     packaged = sorted(n.split("/")[-1] for n in names if n.startswith("numpyvae/notebooks/"))
-    assert packaged == STUDENT_NOTEBOOKS
+    assert packaged == sorted([*STUDENT_NOTEBOOKS, "derivations.md"])
     assert not any("solution" in n for n in names)
     assert "numpyvae/datasets/data/mnist_subset.npz" in names
 
@@ -157,6 +168,20 @@ def test_fresh_environment_runs_a_copied_notebook(wheel, tmp_path):
     )
     assert copy.returncode == 0, copy.stderr
     assert sorted(p.name for p in course.glob("*.ipynb")) == STUDENT_NOTEBOOKS
+    # the derivations beside them, and every link of a notebook to a section opens one of them
+    copied = sorted(course.glob("*.ipynb"))
+    assert (course / "derivations.md").read_bytes() == (ROOT / "derivations.md").read_bytes()
+    assert sum(len(derivation_links(p)) for p in copied) > 20
+    assert broken_derivation_links(copied, course / "derivations.md") == []
+    found = subprocess.run(
+        [python, "-c", "from numpyvae.course_files import derivations_source as d; print(d())"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert Path(found.stdout.strip()).is_relative_to(venv), found.stdout + found.stderr
 
     run = subprocess.run(
         [python, "-c", EXECUTE, str(course / RUN_NOTEBOOK), str(course)],

@@ -5,13 +5,13 @@
 #
 # A VAE needs the gradient of an expectation whose distribution depends on the parameters:
 # $\nabla_\phi \mathbb{E}_{q_\phi(z|x)}[f(z)]$. The lectures give two unbiased estimators of it
-# (lecture notes 004, §1.1; derivations.md §3):
+# (lecture notes 004, §1.1; [derivations.md §3](derivations.md#3.-The-reparameterization-trick)):
 #
 # * the **score-function** (log-derivative) estimator
-#   $\mathbb{E}_{q_\phi}[f(z)\,\nabla_\phi \log q_\phi(z)]$ (derivations.md §3.2), and
+#   $\mathbb{E}_{q_\phi}[f(z)\,\nabla_\phi \log q_\phi(z)]$ ([derivations.md §3.2](derivations.md#3.2-The-score-function-estimator)), and
 # * the **reparameterization** estimator: write $z = g_\phi(\epsilon)$ with $\epsilon \sim p(\epsilon)$
 #   free of $\phi$, then $\nabla_\phi \mathbb{E}_{p(\epsilon)}[f(g_\phi(\epsilon))]
-#   = \mathbb{E}_{p(\epsilon)}[\nabla_\phi f(g_\phi(\epsilon))]$ (derivations.md §3.1, Leibniz rule).
+#   = \mathbb{E}_{p(\epsilon)}[\nabla_\phi f(g_\phi(\epsilon))]$ ([derivations.md §3.1](derivations.md#3.1-The-theorem-and-the-Leibniz-rule), Leibniz rule).
 #
 # Both are right on average. This notebook measures how far apart they are in **variance**, first on
 # the lecture's toy problem, then for the Gaussian $z = \mu + \sigma \odot \epsilon$ that every VAE uses.
@@ -32,7 +32,7 @@ rng = np.random.default_rng(0)
 # Minimise $\mathbb{E}_{x \sim \mathcal{N}(\phi, 1)}[x^2] = \phi^2 + 1$. The true gradient is $2\phi$.
 # With $x = \phi + \epsilon$, $\epsilon \sim \mathcal{N}(0, 1)$, one sample gives
 #
-# | estimator | single-sample estimate | its variance (derivations.md §3.3) |
+# | estimator | single-sample estimate | its variance ([derivations.md §3.3](derivations.md#3.3-The-toy-problem:-both-estimators-and-their-exact-variances)) |
 # | --- | --- | --- |
 # | score function | $x^2 (x - \phi)$ | $\phi^4 + 14\phi^2 + 15$ |
 # | reparameterization | $2x = 2(\phi + \epsilon)$ | $4$ |
@@ -68,7 +68,7 @@ print(
 #
 # For $N = 10, 100, \dots, 100\,000$ we repeat the $N$-sample average $R$ times and take the sample
 # variance of the $R$ averages (`reparam_toy.estimator_variances`). The exact curves are
-# $\mathrm{Var}/N$ from derivations.md §3.3: straight lines of slope $-1$ on a log-log plot, a
+# $\mathrm{Var}/N$ from [derivations.md §3.3](derivations.md#3.3-The-toy-problem:-both-estimators-and-their-exact-variances): straight lines of slope $-1$ on a log-log plot, a
 # constant factor $(\phi^4 + 14\phi^2 + 15)/4$ apart.
 #
 # **Tolerance.** A sample variance over $R$ repeats has its own standard error: for averages with
@@ -178,7 +178,7 @@ assert report.passed
 # The reparameterization estimate averages $\nabla_h f(\mu + \sigma\odot\epsilon_j)$ over $M$ samples:
 # `sample_backward` with $\partial L/\partial z_j = 2 z_j / M$. The score-function estimate of the same
 # gradient uses $\nabla_\mu \log q = (z-\mu)/\sigma^2$ and
-# $\nabla_{\log\sigma^2} \log q = \tfrac12((z-\mu)^2/\sigma^2 - 1)$ (from `log_prob`, derivations.md §7.1).
+# $\nabla_{\log\sigma^2} \log q = \tfrac12((z-\mu)^2/\sigma^2 - 1)$ (from `log_prob`, [derivations.md §7.1](derivations.md#7.1-log-q(z|x)-from-the-density-of-the-noise)).
 # Both converge to the exact gradient; the reparameterization estimate does so with far less noise.
 
 # %% tags=["figure"]
@@ -238,5 +238,5 @@ assert all(
 # **What to take away.** Both estimators are unbiased. The score-function estimator needs only
 # $\log q$ and works for any $f$, but its variance is large, and in a VAE $f = \log p_\theta(x|z)$
 # has thousands of terms. The reparameterization estimator moves the randomness into a
-# parameter-free $\epsilon$ and lets backpropagation run through $z$ (derivations.md §3.4, §6.3);
+# parameter-free $\epsilon$ and lets backpropagation run through $z$ ([derivations.md §3.4](derivations.md#3.4-The-Gaussian-reparameterization-and-its-backward), §6.3);
 # with it, $M = 1$ sample per data point is enough to train (notebook 4).

@@ -5,7 +5,7 @@
 #
 # The ELBO's second term pulls every approximate posterior $q_\phi(z|x) = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2)$
 # towards the prior $p(z) = \mathcal{N}(0, I)$. For these two Gaussians it has a closed form
-# (lecture 000; lecture 004, Theorem 1.1; derivations.md §4.1):
+# (lecture 000; lecture 004, Theorem 1.1; [derivations.md §4.1](derivations.md#4.1-The-per-dimension-form)):
 #
 # $$\mathrm{KL}\big(q_\phi(z|x)\,\|\,p(z)\big) = \frac12 \sum_{i=1}^k \big(\mu_i^2 + \sigma_i^2 - \log\sigma_i^2 - 1\big),$$
 #
@@ -78,7 +78,7 @@ plt.show()
 
 # %% [markdown]
 # The closed form costs nothing and has no noise, which is why the VAE uses it (estimator B of
-# derivations.md §7.2); only the reconstruction term needs samples.
+# [derivations.md §7.2](derivations.md#7.2-Estimator-A-and-estimator-B)); only the reconstruction term needs samples.
 #
 # ## Its gradient (derivations.md §4.3)
 #
@@ -104,14 +104,27 @@ assert np.allclose(q.kl_grad(h), np.concatenate([mu, 0.5 * (np.exp(logvar) - 1)]
 
 # %% tags=["figure"]
 q1 = DiagonalGaussian(1)
-mus, logvars = np.meshgrid(np.linspace(-3, 3, 121), np.linspace(-5, 3, 161))
+mus, logvars = np.meshgrid(np.linspace(-3, 3, 121), np.linspace(-5, 3.5, 171))
 grid = np.stack([mus.ravel(), logvars.ravel()], axis=1)  # rows of h = [mu | log sigma^2]
 kl = q1.kl(grid).reshape(mus.shape)
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
 ax = axes[0]
 contours = ax.contour(mus, logvars, kl, levels=[0.1, 0.25, 0.5, 1, 2, 4, 8], cmap="viridis")
-ax.clabel(contours, fontsize=8)
+# each label where its level crosses a point inside the frame (mu, log sigma^2), none at an edge
+ax.clabel(
+    contours,
+    fontsize=8,
+    manual=[
+        (0.2, -0.62),
+        (0.4, -0.95),
+        (0.6, -1.3),
+        (0.8, -2.2),
+        (1, -2.95),
+        (2.5, 1.25),
+        (1.5, 2.73),
+    ],
+)
 coarse = grid[(np.abs(grid[:, 0] * 2 % 1) < 1e-9) & (np.abs(grid[:, 1] % 1) < 1e-9)]
 g = q1.kl_grad(coarse)
 ax.quiver(coarse[:, 0], coarse[:, 1], -g[:, 0], -g[:, 1], angles="xy", color="grey", width=0.003)
@@ -135,7 +148,8 @@ plt.show()
 #
 # Alone, the KL would drag every $q(z|x)$ onto the prior. Below, gradient descent on the KL only
 # (`h -= lr * kl_grad(h)`) moves a narrow, shifted posterior: the ellipses are the 1- and 2-$\sigma$
-# contours of $q$ at a few steps, the dashed circles those of $\mathcal{N}(0, I)$. In a VAE the
+# contours of $q$ at a few steps, the dashed black circles those of $\mathcal{N}(0, I)$, drawn on
+# top: by step 60 the ellipses have become these circles and lie under them. In a VAE the
 # reconstruction term pulls the other way, keeping $q$ narrow and distinct for different $x$; the
 # trained posterior is the compromise (notebook 4).
 
@@ -159,11 +173,12 @@ def draw_q(ax, row, **style):
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 5))
 ax = axes[0]
-draw_q(ax, np.zeros(2 * k), color="k", ls="--", lw=1.5)
 shown = [0, 2, 5, 10, 20, 60]
 for i, color in zip(shown, plt.cm.plasma(np.linspace(0, 0.85, len(shown))), strict=True):
-    draw_q(ax, path[i], color=color, lw=1.5)
+    draw_q(ax, path[i], color=color, lw=2.5 if i == shown[-1] else 1.5)
     ax.plot(*path[i, :k], "o", color=color, label=f"step {i}: KL = {kls[i]:.2f}")
+draw_q(ax, np.zeros(2 * k), color="k", ls="--", lw=1.5, zorder=5)  # the prior, on top
+ax.plot([], [], "k--", lw=1.5, label="N(0, I): its 1- and 2-sigma circles")
 ax.plot(path[:, 0], path[:, 1], "-", color="grey", lw=0.8)
 ax.set(
     xlim=(-4, 5),
@@ -184,5 +199,5 @@ assert np.all(np.diff(kls) < 0) and kls[-1] < 0.01 * kls[0]
 # %% [markdown]
 # **What to take away.** The KL is exact, cheap and smooth, with gradient $[\mu \mid \tfrac12(\sigma^2-1)]$.
 # It joins the backward pass at $(\mu, \log\sigma^2)$, adds nothing to the decoder's gradient
-# (derivations.md §6.3), and acts like a spring towards $\mathcal{N}(0, I)$: it is what makes
+# ([derivations.md §6.3](derivations.md#6.3-The-whole-chain)), and acts like a spring towards $\mathcal{N}(0, I)$: it is what makes
 # $z \sim \mathcal{N}(0, I)$ decode to something sensible (notebook 5).

@@ -7,9 +7,9 @@
 #
 # * **generation** uses the decoder $\theta$: draw $z \sim \mathcal{N}(0, I)$, then take
 #   the decoder mean $\hat x_\theta(z)$ (**method A**) or a sample $x \sim p_\theta(x|z)$ (**method B**)
-#   (derivations.md §8.1);
+#   ([derivations.md §8.1](derivations.md#8.1-Generation:-methods-A-and-B));
 # * **embeddings** use the encoder $\phi$: the posterior mean $z = \mu_\phi(x)$ (**method A**) or a
-#   sample $z = \mu_\phi(x) + \sigma_\phi(x)\odot\epsilon$ (**method B**) (derivations.md §8.2).
+#   sample $z = \mu_\phi(x) + \sigma_\phi(x)\odot\epsilon$ (**method B**) ([derivations.md §8.2](derivations.md#8.2-Embeddings:-methods-A-and-B)).
 #
 # Two models: $k = 16$ for pictures and a downstream task, and $k = 2$ to look at the latent plane
 # directly. Notebook 4 trained the $k = 16$ one and saved it in `models/` next to the notebook; if
@@ -119,34 +119,64 @@ plots.plot_embeddings(z_sample, y_test, title="method B: posterior samples")
 # ## The latent plane of a $k = 2$ model
 #
 # With two latent dimensions there is nothing to project. First the posterior means of the test
-# digits; then the decoder's mean over a grid of $z$ placed at equal-probability slices of the
-# prior (the inverse normal CDF), so the picture covers the whole of $\mathcal{N}(0, I)$. The digit
-# classes occupy regions of the plane, overlapping where digits look alike (4, 7 and 9; 3, 5 and 8),
-# and the decoder morphs smoothly from one to the next: read a region of the scatter against the
-# same place in the grid.
+# digits. The dashed square marks the grid of `plots.plot_latent_manifold`, placed at
+# equal-probability slices of the prior (its outer rows at $\pm 1.96$); the codes are not bound to
+# the prior's centre and some spill beyond that square (how many is printed below), so the decoder
+# is drawn here over an even grid that spans the codes, in the same axes as the scatter. The digit
+# classes occupy regions of the plane, overlapping where digits look alike, and the decoder morphs
+# smoothly from one to the next: read a region of the scatter against the same place in the grid.
+# Where classes overlap, the grid shows the one that dominates there, so some digits barely appear
+# in it: two dimensions are too few to keep ten classes apart (the classification below agrees).
 
 # %% tags=["figure"]
-plots.plot_latent_scatter(
-    model2.encode(x_test), y_test, n=20, title="k = 2: posterior means of test digits"
+codes2 = model2.encode(x_test)  # (2000, 2)
+lim = float(np.ceil(2 * np.quantile(np.abs(codes2), 0.995)) / 2)  # the codes' range, in halves
+outside = np.mean(np.any(np.abs(codes2) > 1.96, axis=1))
+print(f"{outside:.0%} of the codes lie outside the dashed square; the grid below spans +-{lim}")
+assert np.mean(np.all(np.abs(codes2) <= lim, axis=1)) > 0.98
+figure = plots.plot_latent_scatter(
+    codes2, y_test, n=20, title="k = 2: posterior means of test digits"
 )
+figure.axes[0].set(xlim=(-lim, lim), ylim=(-lim, lim))
+figure  # noqa: B018 (a cell's last value is what it shows)
 
 # %% tags=["figure"]
-plots.plot_latent_manifold(model2, n=20)
+n = 20
+values = np.linspace(-lim, lim, n)
+z1, z2 = np.meshgrid(values, values[::-1])  # row 0 of the mosaic is the top: the largest z2
+decoded = model2.decode(np.column_stack([z1.ravel(), z2.ravel()]).astype(model2.dtype))
+half = (values[1] - values[0]) / 2  # each tile is centred on its z
+fig, ax = plt.subplots(figsize=(8, 8))
+ax.imshow(
+    plots.tile_images(decoded, n, pad=0),
+    cmap=plots.INK,
+    vmin=0,
+    vmax=1,
+    extent=(-lim - half, lim + half, -lim - half, lim + half),
+)
+ax.set(xlabel="z_1", ylabel="z_2", title=f"decoder means on an even {n} x {n} grid over the codes")
+plt.show()
 
 # %% [markdown]
 # ## Interpolation between two digits
 #
 # Walk in a straight line from the embedding (method A) of one test digit to that of another, and
-# decode every point. Between similar digits (4 to 9, 0 to 6) every step is a plausible digit, the
-# stroke bending by degrees: the KL keeps the latent space filled there. Between different digits
-# the middle of the path is not a digit: from 1 to 7 the stroke fades and breaks before the 7
-# appears, and 3 to 8 passes through blurred, broken 8s. A straight line in $z$ can cross a region
-# that no training digit's posterior covers, and there the decoder's mean is an average of its
-# neighbours' styles.
+# decode every point. Each end is the test digit of its class whose code lies nearest the class's
+# mean code, a typical one. Between similar digits (4 to 9, 0 to 6, 3 to 8) every step is a
+# plausible digit, the stroke bending by degrees: the KL keeps the latent space filled there.
+# Between different digits the middle of the path is a blend of the two, neither one: from 1 to 7 a
+# stroke that grows a 7's bar by degrees. A straight line in $z$ can cross a region that no
+# training digit's posterior covers, and there the decoder's mean is an average of its neighbours'
+# styles, fainter and blurred.
 
 # %% tags=["figure"]
-first = {digit: np.flatnonzero(y_test == digit)[0] for digit in range(10)}
-pairs = [(first[a], first[b]) for a, b in [(1, 7), (3, 8), (4, 9), (0, 6)]]
+codes = model.encode(x_test)  # (2000, 16)
+typical = {}  # digit -> the test digit whose code is nearest the mean code of its class
+for digit in range(10):
+    members = np.flatnonzero(y_test == digit)
+    centre = codes[members].mean(axis=0)
+    typical[digit] = members[np.argmin(np.sum((codes[members] - centre) ** 2, axis=1))]
+pairs = [(typical[a], typical[b]) for a, b in [(1, 7), (3, 8), (4, 9), (0, 6)]]
 t = np.linspace(0, 1, 10)[:, None]
 rows = []
 for i, j in pairs:

@@ -1,12 +1,12 @@
 # ruff: noqa: E501
 
 # %% [markdown]
-# # 7. The importance-weighted bound $\mathcal{L}_K$
+# # 7. The importance-weighted bound
 #
 # The ELBO is one number per image, $\mathbb{E}_q[\log p(x|z) + \log p(z) - \log q(z|x)]$, and it
 # can sit far below $\log p(x)$. Burda et al. (2016) average the **importance weights**
 # $w_k = p(x|z_k)\,p(z_k)/q(z_k|x)$ of $K$ draws $z_k \sim q(z|x)$ *inside* the logarithm
-# (derivations.md §9.1):
+# ([derivations.md §9.1](derivations.md#9.1-The-importance-weighted-bound)):
 #
 # $$\mathcal{L}_K(x) = \mathbb{E}\Big[\log \frac{1}{K}\sum_{k=1}^K w_k\Big], \qquad \mathcal{L}_1 = \text{ELBO} \le \mathcal{L}_K \le \mathcal{L}_{K+1} \le \log p(x).$$
 #
@@ -16,7 +16,7 @@
 # $$\nabla \log \frac{1}{K}\sum_k w_k = \sum_k \tilde w_k\, \nabla \log w_k .$$
 #
 # In numpyvae the bound is the objective `VAE(..., objective="iwae", n_samples=K)`, and
-# `numpyvae.objectives` holds its functions (derivations.md §9.1 for the bound and its gradient,
+# `numpyvae.objectives` holds its functions ([derivations.md §9.1](derivations.md#9.1-The-importance-weighted-bound) for the bound and its gradient,
 # §9.5 for estimating $\log p(x)$).
 
 # %%
@@ -36,7 +36,7 @@ from numpyvae.train import Trainer
 # ## $\mathcal{L}_1$ is the ELBO with a sampled KL (estimator A)
 #
 # With one sample, $\log\frac11 w_1 = \log p(x|z_1) + \log p(z_1) - \log q(z_1|x)$: the single-sample
-# ELBO in which the KL is *sampled* (AEVB's estimator A, derivations.md §7.2). numpyvae computes
+# ELBO in which the KL is *sampled* (AEVB's estimator A, [derivations.md §7.2](derivations.md#7.2-Estimator-A-and-estimator-B)). numpyvae computes
 # $\log q(z|x)$ by the change of variables, $\log q(z|x) = \log \mathcal{N}(\varepsilon; 0, I) - \sum_i \log\sigma_i$
 # (§7.1). With the same $\varepsilon$ the two objectives agree to rounding:
 
@@ -159,7 +159,7 @@ plt.show()
 # `model.log_likelihood(x, 5000)` does it, at the cost of 5000 decoder passes per image (about 0.1 s
 # per image for a 784-400-20 network on two cores, so a quarter of an hour for 10,000 images). The
 # ELBO is shown for comparison: its distance below $\log p(x)$ is the KL from $q(z|x)$ to the true
-# posterior (derivations.md §2.2), which the IWAE objective does not force to be small.
+# posterior ([derivations.md §2.2](derivations.md#2.2-The-log-evidence-is-the-ELBO-plus-a-KL-divergence)), which the IWAE objective does not force to be small.
 
 # %%
 scores = {}
@@ -195,7 +195,7 @@ plt.show()
 # ## Things to try
 #
 # * Train longer: the gap between VAE and IWAE on $\log p(x)$ usually widens with training.
-# * Replace the diagonal posterior by `posterior="full"` (derivations.md §4.4): a richer $q$ is a
+# * Replace the diagonal posterior by `posterior="full"` ([derivations.md §4.4](derivations.md#4.4-The-full-covariance-posterior-with-a-Cholesky-factor)): a richer $q$ is a
 #   better proposal, so $\mathcal{L}_K$ needs fewer samples.
 # * Watch `VAE(..., objective="iwae", n_samples=50)`: the encoder's gradient gets *noisier* as $K$
 #   grows (Rainforth et al., 2018), even as the bound tightens.

@@ -5,7 +5,7 @@
 #
 # A conditional VAE gives both networks the label $c$ (one-hot): the encoder models
 # $q_\phi(z|x, c)$ and the decoder $p_\theta(x|z, c)$. The ELBO keeps its form, conditioned on $c$
-# everywhere (derivations.md §9.2):
+# everywhere ([derivations.md §9.2](derivations.md#9.2-The-conditional-ELBO-(CVAE))):
 #
 # $$\log p_\theta(x|c) \ge \mathbb{E}_{q_\phi(z|x,c)}[\log p_\theta(x|z,c)] - \mathrm{KL}(q_\phi(z|x,c)\,\|\,\mathcal{N}(0, I)).$$
 #

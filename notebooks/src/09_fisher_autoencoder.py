@@ -3,7 +3,7 @@
 # %% [markdown]
 # # 9. The Fisher auto-encoder
 #
-# Lecture 004 lists "1.3 Fisher Autoencoders" and stops at the heading. The Fisher auto-encoder (Elkhalil et al., AISTATS 2021) keeps the VAE's encoder $q_\phi(z|x)$ and decoder $p_\theta(x|z)$ but trains them on a different divergence between the data-side joint $p_d(x)\,q_\phi(z|x)$ and the model $p(z)\,p_\theta(x|z)$: the **Fisher divergence**, which compares *scores* (gradients of log densities) instead of log densities. After an integration by parts in $x$ the unknown data score drops out and what remains (derivations.md §12.1-12.2) is, per image and noise draw,
+# Lecture 004 lists "1.3 Fisher Autoencoders" and stops at the heading. The Fisher auto-encoder (Elkhalil et al., AISTATS 2021) keeps the VAE's encoder $q_\phi(z|x)$ and decoder $p_\theta(x|z)$ but trains them on a different divergence between the data-side joint $p_d(x)\,q_\phi(z|x)$ and the model $p(z)\,p_\theta(x|z)$: the **Fisher divergence**, which compares *scores* (gradients of log densities) instead of log densities. After an integration by parts in $x$ the unknown data score drops out and what remains ([derivations.md §12.1](derivations.md#12.1-The-objective-and-the-integration-by-parts)-12.2) is, per image and noise draw,
 #
 # $$\ell = \underbrace{\tfrac12\lVert z - \varepsilon/\sigma - J_f(z)^\top r\rVert^2}_{\text{z-score}} + \underbrace{\tfrac12\lVert r\rVert^2 - d/s^2}_{\text{x-score}} + \underbrace{\tfrac12\lVert J_E(x)^\top u\rVert^2}_{\text{stability}}, \qquad r = \frac{x - f(z)}{s^2},\ u = \Big(\frac{\varepsilon}{\sigma}, \frac{\varepsilon^2 - 1}{2}\Big).$$
 #
@@ -41,7 +41,7 @@ assert report.passed
 # %% [markdown]
 # ## The linear-Gaussian toy: which posterior variance does it choose?
 #
-# Take a linear decoder $f(z) = Wz$ with $s^2 = 1$ and a linear encoder mean $\mu = Ax$ with $A = P^{-1}W^\top$, $P = I + W^\top W$, both held fixed, and let each objective choose the posterior variances $D_j$. The ELBO picks $1/P_{jj}$. The Fisher loss has a closed form here (derivations.md §12.6), minimised by $D_j^2 = (1 + (AA^\top)_{jj}) / ((P^2)_{jj} + (W^\top W)_{jj})$. The columns of $W$ are not orthogonal, so neither objective can reach the exact posterior, whose covariance $P^{-1}$ is not diagonal; they disagree on the best diagonal compromise.
+# Take a linear decoder $f(z) = Wz$ with $s^2 = 1$ and a linear encoder mean $\mu = Ax$ with $A = P^{-1}W^\top$, $P = I + W^\top W$, both held fixed, and let each objective choose the posterior variances $D_j$. The ELBO picks $1/P_{jj}$. The Fisher loss has a closed form here ([derivations.md §12.6](derivations.md#12.6-The-linear-Gaussian-closed-form)), minimised by $D_j^2 = (1 + (AA^\top)_{jj}) / ((P^2)_{jj} + (W^\top W)_{jj})$. The columns of $W$ are not orthogonal, so neither objective can reach the exact posterior, whose covariance $P^{-1}$ is not diagonal; they disagree on the best diagonal compromise.
 
 # %%
 W = 2 * np.array([[1, 0.9], [1, 1.1], [0.5, 0.4], [0.2, 0.3]])
@@ -155,7 +155,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Both objectives find the truth to within 3%. The second singular value and the noise variance settle within about 60 epochs for both; the first singular value is the slow one for the Fisher run: the ELBO has it at 2 by epoch 80, the Fisher AE reaches 1.97 only after about 150 epochs and creeps on from there. Its loss is nearly flat near the truth, as the closed form (12.8) of derivations.md §12.6 shows at the trained parameters:
+# Both objectives find the truth to within 3%. The second singular value and the noise variance settle within about 60 epochs for both; the first singular value is the slow one for the Fisher run: the ELBO has it at 2 by epoch 80, the Fisher AE reaches 1.97 only after about 150 epochs and creeps on from there. Its loss is nearly flat near the truth, as the closed form (12.8) of [derivations.md §12.6](derivations.md#12.6-The-linear-Gaussian-closed-form) shows at the trained parameters:
 
 # %%
 params = fisher_lin.params
@@ -188,7 +188,7 @@ assert (
 #
 # ## Noisy grayscale MNIST: Fisher against the ELBO
 #
-# The Fisher objective is a score matching in $x$, so it needs continuous data with a density that is smooth everywhere (derivations.md §12.3): grayscale digits with Gaussian noise of standard deviation $0.1$ added, fresh noise at every minibatch; a fixed noisy copy of the test set. Binarized digits are refused. Two models with the same 784-128-8 tanh networks and one learned decoder variance, one trained on each objective with the same Adam settings for 30 epochs on 5000 images; every third epoch $\log p(x)$ of 200 test images is estimated by importance sampling with $K = 100$ (`model.log_likelihood`, derivations.md §9.5). These are continuous densities, so $\log p(x)$ can be positive.
+# The Fisher objective is a score matching in $x$, so it needs continuous data with a density that is smooth everywhere ([derivations.md §12.3](derivations.md#12.3-Continuous-data:-noisy-grayscale-MNIST)): grayscale digits with Gaussian noise of standard deviation $0.1$ added, fresh noise at every minibatch; a fixed noisy copy of the test set. Binarized digits are refused. Two models with the same 784-128-8 tanh networks and one learned decoder variance, one trained on each objective with the same Adam settings for 30 epochs on 5000 images; every third epoch $\log p(x)$ of 200 test images is estimated by importance sampling with $K = 100$ (`model.log_likelihood`, [derivations.md §9.5](derivations.md#9.5-Estimating-log-p(x)-by-importance-sampling)). These are continuous densities, so $\log p(x)$ can be positive.
 
 # %%
 clean = load_dataset("embedded", dtype=np.float32)
@@ -268,7 +268,7 @@ for ax, (name, model) in zip(
 plt.show()
 
 # %% [markdown]
-# Generated digits (method A: the decoder's mean at $z \sim \mathcal{N}(0, I)$, derivations.md §8.1), the same 48 draws of $z$ for both. The VAE's samples are varied digits, many of them readable. The Fisher AE's are nearly all one blurry 8-like average, although the log-likelihoods above are close. The encoders say why: the spread of the codes each model actually uses (the variance over test images of the posterior mean plus the mean posterior variance: the aggregate posterior's variance, per latent dimension), against the prior's 1:
+# Generated digits (method A: the decoder's mean at $z \sim \mathcal{N}(0, I)$, [derivations.md §8.1](derivations.md#8.1-Generation:-methods-A-and-B)), the same 48 draws of $z$ for both. The VAE's samples are varied digits, many of them readable. The Fisher AE's are nearly all one blurry 8-like average, although the log-likelihoods above are close. The encoders say why: the spread of the codes each model actually uses (the variance over test images of the posterior mean plus the mean posterior variance: the aggregate posterior's variance, per latent dimension), against the prior's 1:
 
 # %%
 spread = {}
@@ -308,6 +308,6 @@ assert abs(errors["Fisher AE"] - errors["VAE (ELBO)"]) < 0.1 * errors["VAE (ELBO
 # %% [markdown]
 # ## What to take away
 #
-# - The Fisher objective trains the same networks from score functions alone; its gradient needs a Jacobian-vector product and a reverse pass through it in each network, and costs about 2.2 ELBO steps (`benchmarks/bench_fisher.py`).
+# - The Fisher objective trains the same networks from score functions alone; its gradient needs a Jacobian-vector product and a reverse pass through it in each network, and costs about 2.2 ELBO steps (measured, and counted in products, in [derivations.md §12.7](derivations.md#12.7-Where-the-authors'-code-and-the-project's-brief-differ)).
 # - On the linear-Gaussian model it has the truth as a stationary point and recovers it; with a constrained posterior it picks a **narrower** $q(z|x)$ than the ELBO.
 # - On noisy digits it learns fast at first, then stalls below the ELBO-trained VAE in $\log p(x)$; its reconstructions are as good, but its codes do not fill the prior, so sampling from $\mathcal{N}(0, I)$ gives average digits. A real but modest model, not a better likelihood.

@@ -14,14 +14,15 @@ def add_parser(commands: Commands) -> None:
         "notebooks",
         help="copy the course notebooks into a folder",
         description="Copy the course notebooks (01-..., without the solutions) into DIR, "
-        "created if needed. They import only the installed package and use its embedded data, "
-        "so they run from there: `jupyter lab DIR`.",
+        "created if needed, with derivations.md, whose sections their links open. They import "
+        "only the installed package and use its embedded data, so they run from there: "
+        "`jupyter lab DIR`.",
     )
     p.add_argument("dir", metavar="DIR", help="the folder to copy the notebooks into")
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace notebooks of the same name already in DIR (default: refuse)",
+        help="replace files of the same name already in DIR (default: refuse)",
     )
     p.set_defaults(run=run)
 
