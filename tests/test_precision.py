@@ -11,6 +11,7 @@ here at its stated bound.
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -18,9 +19,13 @@ from numpyvae.layers.activations import ACTIVATIONS, sigmoid, softplus
 from numpyvae.likelihoods import make_likelihood
 from numpyvae.likelihoods.bernoulli import bernoulli_fast, bernoulli_reference, flush_limit
 
-mpmath = pytest.importorskip("mpmath")
-mp = mpmath.mp
-mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def fifty_digits():
+    """mpmath's working precision for each test here, restored after it."""
+    with mpmath.workdps(50):
+        yield
+
 
 # "A few ulps": the bound every function below meets. NumPy's float32 exp and tanh are
 # themselves up to 1.8 and 1.1 ulps off (measured on this grid), and sech^2 squares one exp,
