@@ -23,9 +23,12 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 # What the reason of a skip says when a tool or module is absent: "X is not installed",
-# pytest.importorskip's "could not import 'X': No module named 'X'", "X not found on PATH".
+# pytest.importorskip's "could not import 'X': No module named 'X'", "X not found on PATH", or
+# the command that installs it ("pip install ...", "npm ci ...", ".ci/install-...").
 MISSING_TOOL = re.compile(
-    r"not installed|could not import|no module named|not found on (the )?path", re.IGNORECASE
+    r"not installed|could not import|no module named|not found on (the )?path"
+    r"|pip install|npm ci|\.ci/install",
+    re.IGNORECASE,
 )
 
 
