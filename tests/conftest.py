@@ -61,13 +61,16 @@ def skip_reason(report) -> str | None:
     return str(longrepr)
 
 
-def fail_if_a_tool_is_missing(report) -> None:
-    """Under CI, turn a skip for a missing tool into a failure naming the reason."""
+def missing_tool(report) -> str | None:
+    """Under CI, the reason of a skip for a missing tool; else None."""
     reason = skip_reason(report)
     if reason is None or not in_ci() or not MISSING_TOOL.search(reason):
-        return
-    report.outcome = "failed"
-    report.longrepr = (
+        return None
+    return reason
+
+
+def failure_text(reason: str) -> str:
+    return (
         f"CI=true: this test would skip for want of a tool that .ci/run installs ({reason}); "
         "under CI a missing tool is a failure, not a skip"
     )
@@ -76,10 +79,33 @@ def fail_if_a_tool_is_missing(report) -> None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    fail_if_a_tool_is_missing(outcome.get_result())
+    report = outcome.get_result()
+    reason = missing_tool(report)
+    if reason is not None:
+        report.outcome = "failed"
+        report.longrepr = failure_text(reason)
+
+
+# A whole module skipped at collection (a module-level importorskip): marked failed at the
+# end rather than as a collection error, which would stop the other tests from running.
+MODULES_MISSING_A_TOOL: list[str] = []
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
     outcome = yield
-    fail_if_a_tool_is_missing(outcome.get_result())
+    reason = missing_tool(outcome.get_result())
+    if reason is not None:
+        MODULES_MISSING_A_TOOL.append(f"{collector.nodeid}: {failure_text(reason)}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MODULES_MISSING_A_TOOL:
+        terminalreporter.section("modules failed under CI=true for want of a tool", red=True)
+        for line in MODULES_MISSING_A_TOOL:
+            terminalreporter.line(f"FAILED {line}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if MODULES_MISSING_A_TOOL and exitstatus == 0:
+        session.exitstatus = 1
