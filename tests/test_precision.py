@@ -243,3 +243,41 @@ def test_learned_variance_gaussian_log_density_within_a_few_ulps_of_its_terms(dt
             continue
         ulp = float(np.spacing(dtype(float(scale))))
         assert abs(mpmath.mpf(got) - exact) <= ULPS_OF[dtype] * ulp, (r, got, exact)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus"])
+def test_the_weights_feeding_a_saturated_unit_get_their_exact_gradient(name):
+    """A Dense layer into a unit saturated at pre-activations of +-(30..40): dW = x^T (dout *
+    phi'(a)), summed from positive terms, within a few ulps per term of mpmath. The textbook
+    slopes of the cached output gave 0 or a wrong value there (relative error up to 1)."""
+    from numpyvae.layers import Dense
+
+    rng = np.random.default_rng(0)
+    dense = Dense(3, 2, rng=rng)
+    x = rng.uniform(0.5, 1.0, size=(5, 3))
+    dense.params["W"][...] = 1.0
+    dense.params["b"][...] = [-36.0, 34.0]  # unit 0 saturated below, unit 1 above
+    layer = ACTIVATIONS[name]()
+    a = dense.forward(x)
+    layer.forward(a)
+    dout = rng.uniform(0.5, 1.0, size=a.shape)
+    dense.backward(layer.backward(dout))
+    slope = EXACT[name][1]
+    for j in range(2):
+        terms = [
+            [
+                mpmath.mpf(x[n, i]) * mpmath.mpf(dout[n, j]) * slope(mpmath.mpf(a[n, j]))
+                for n in range(5)
+            ]
+            for i in range(3)
+        ]
+        for i in range(3):
+            exact = sum(terms[i])
+            got = dense.grads["W"][i, j]
+            assert abs(mpmath.mpf(got) - exact) <= 8 * float(np.spacing(float(exact))), (
+                name,
+                i,
+                j,
+                got,
+                mpmath.nstr(exact, 17),
+            )
