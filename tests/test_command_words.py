@@ -113,3 +113,27 @@ def test_the_epoch_counts_finished_epochs_after_a_divergence():
     with pytest.raises(DivergenceError, match="epoch 1"):
         trainer.fit(x, 3)
     assert trainer.epoch == len(trainer.history) == 0
+
+
+def test_a_damaged_checkpoint_is_one_line_for_every_command(trained, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    path = run / "checkpoint.npz"
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["param/decoder.0.W"] = np.full_like(arrays["param/decoder.0.W"], np.nan)
+    np.savez(path, **arrays)
+    damaged = path.read_bytes()
+    for argv in (
+        ["evaluate", "--checkpoint", run],
+        ["sample", "--checkpoint", run, "--out", tmp_path / "s.png"],
+        ["reconstruct", "--checkpoint", run, "--out", tmp_path / "r.png"],
+        ["train", "--resume", "--out", run, "--epochs", "1"],
+    ):
+        err = error_line(capsys, *argv)
+        assert "the checkpoint of epoch 1 is damaged: param/decoder.0.W" in err, argv
+        assert "learning rate" not in err and "the data" not in err
+    assert path.read_bytes() == damaged
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "r.png").exists()
