@@ -203,7 +203,10 @@ def read_checkpoint(
         return CheckpointError(f"{path}: {problem}")
 
     if "format_version" not in arrays or arrays["format_version"].shape != ():
-        raise fail("not a numpyvae checkpoint (no format_version entry)")
+        raise fail(
+            "not a numpyvae checkpoint: an .npz without numpyvae's record (no format_version "
+            f"entry; it holds {', '.join(sorted(arrays)[:5]) or 'no arrays'})"
+        )
     version = arrays["format_version"].item()
     if version not in READABLE_VERSIONS:
         raise fail(
@@ -264,7 +267,24 @@ def read_checkpoint(
         model.rng.bit_generator.state = rng_states["model"]
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise fail(f"cannot restore the random state ({type(exc).__name__}: {exc})") from exc
+    _check_finite(trainer, fail)
     return Checkpoint(trainer, metadata, path)
+
+
+def _check_finite(trainer: Trainer, fail: Callable[[str], CheckpointError]) -> None:
+    """Refuse weights or optimizer state holding NaN or infinity: nothing evaluated, sampled or
+    resumed from them means anything, and no learning rate can repair them."""
+    arrays = {f"param/{n}": p for n, p in trainer.model.params.items()}
+    arrays.update({f"optimizer/{k}": v for k, v in trainer.optimizer.state_dict().items()})
+    bad = [key for key, value in arrays.items() if not np.all(np.isfinite(value))]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise fail(
+            f"the checkpoint of epoch {trainer.epoch} is damaged: {', '.join(bad[:3])}{more} "
+            "hold NaN or infinity, so nothing computed from it would mean anything. Use a "
+            "checkpoint saved before the damage (an earlier epoch's copy, if you kept one); "
+            "numpyvae train saves only finite weights, so a run it wrote can be trained again"
+        )
 
 
 def is_checkpoint(path: PathLike) -> bool:
@@ -286,13 +306,30 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise CheckpointNotFoundError(f"no checkpoint at {path}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: a single .npy array, not a checkpoint .npz")
-        with loaded as npz:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if not head.startswith(b"PK"):  # every zip, so every .npz, starts so
+        raise CheckpointError(
+            f"{path}: not a numpyvae checkpoint: {kind_of_file(head)}, not an .npz archive"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except Exception as exc:  # BadZipFile, NotImplementedError of a flipped version, ...
+        raise CheckpointError(
+            f"{path}: not a readable .npz checkpoint; the zip archive is corrupt or truncated "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+    if not any(name.endswith(".npy") for name in names):
+        raise CheckpointError(
+            f"{path}: not a numpyvae checkpoint: a zip archive that is not an .npz (it holds "
+            f"no .npy arrays: {', '.join(names[:3]) or 'nothing'})"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
-    except CheckpointError:
-        raise
     except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, OSError, ...
         # NumPy's own advice for pickled arrays (allow_pickle=True) would run code from the
         # file: a checkpoint never holds Python objects, so say that instead.
@@ -305,6 +342,28 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             f"{path}: not a readable .npz checkpoint; the file is corrupt, truncated or of "
             f"another kind ({detail})"
         ) from exc
+
+
+def kind_of_file(head: bytes) -> str:
+    """What a file that is not a zip archive is, from its first bytes (up to 512)."""
+    signatures = {
+        b"\x93NUMPY": "a single .npy array",
+        b"\x89PNG": "a PNG image",
+        b"\xff\xd8\xff": "a JPEG image",
+        b"%PDF": "a PDF document",
+        b"\x1f\x8b": "a gzip-compressed file",
+        b"\x80": "a Python pickle",
+    }
+    for signature, kind in signatures.items():
+        if head.startswith(signature):
+            return kind
+    if not head:
+        return "an empty file"
+    try:
+        text = head.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        return "binary data of an unknown kind"
+    return "a JSON file" if text[:1] in ("{", "[") else "a text file"
 
 
 def _entry(

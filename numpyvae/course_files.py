@@ -91,6 +91,10 @@ def copy_notebooks(dest: str | os.PathLike, overwrite: bool = False) -> list[Pat
         raise InvalidTypeError(f"dest must be a path (str or os.PathLike), got {dest!r}")
     if not isinstance(overwrite, bool):
         raise InvalidTypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if not str(dest).strip():  # Path("") is the current folder: surely not what was meant
+        raise InvalidValueError(
+            f"dest must be a folder path, got {str(dest)!r} (for the current folder, pass '.')"
+        )
     folder = Path(dest)
     if folder.exists() and not folder.is_dir():
         raise InvalidValueError(f"dest must be a folder, but {str(folder)!r} is a file")

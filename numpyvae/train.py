@@ -124,7 +124,9 @@ class Trainer:
         runs after each epoch (checkpoints use it), once the epoch's parameters are known to
         be finite. Raises DivergenceError, naming the epoch and step, if the loss stops being
         finite or grows EXPLOSION_FACTOR times larger than the first minibatch loss of the run;
-        NumPy's overflow warnings are silenced meanwhile, since this check reports them.
+        NumPy's overflow warnings are silenced meanwhile, since this check reports them. After
+        it, `epoch` and the history count the finished epochs; the weights are those of the
+        failing step.
         """
         model = self.model
         train = model.prepare(x_train, y_train, name="x_train")
@@ -133,12 +135,17 @@ class Trainer:
         epochs = check_positive_int("epochs", epochs)
         for _ in range(epochs):
             self.epoch += 1
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                parts = self._train_epoch(train, progress)
+            try:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    parts = self._train_epoch(train, progress)
+            except DivergenceError:
+                self.epoch -= 1  # `epoch` counts finished epochs, as the history does
+                raise
             bad = [name for name, p in model.params.items() if not np.all(np.isfinite(p))]
             if bad:
+                self.epoch -= 1
                 raise DivergenceError(
-                    f"training diverged: after epoch {self.epoch} the parameters "
+                    f"training diverged: after epoch {self.epoch + 1} the parameters "
                     f"{', '.join(bad[:3])} hold NaN or infinity; lower the learning rate "
                     f"(now {self.optimizer.lr:g}) or check the data"
                 )

@@ -354,3 +354,58 @@ def test_a_format_1_checkpoint_loads_migrated(tmp_path, data):
     assert restored.final_beta == 0.5 and restored.kl_warmup_steps == 12
     for name, p in trainer.model.params.items():
         assert np.array_equal(restored.model.params[name], p), name
+
+
+# --------------------------------------------------------------------------- damage and kinds
+
+
+@pytest.mark.parametrize("where", ["param/decoder.0.W", "optimizer/m/encoder.0.b"])
+def test_weights_or_state_holding_nan_are_refused_as_damaged(tmp_path, where):
+    trainer = make_trainer()
+    trainer.epoch = 7
+    path = save_checkpoint(tmp_path / "checkpoint.npz", trainer)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays[where] = arrays[where].copy()
+    arrays[where].flat[0] = np.nan
+    np.savez(path, **arrays)  # a file whose CRCs are right: the damage is in the values
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert f"the checkpoint of epoch 7 is damaged: {where}" in message
+    assert "NaN or infinity" in message and "saved before the damage" in message
+    assert "learning rate" not in message
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(40)
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (PNG, "a PNG image"),
+        (b'{"epoch": [1], "loss": [3.0]}', "a JSON file"),
+        (b"epoch 1 loss 3.0\n", "a text file"),
+        (bytes(range(7, 256)) * 3, "binary data of an unknown kind"),
+        (b"", "an empty file"),
+        (b"\x80\x04\x95", "a Python pickle"),
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_called_what_it_is(tmp_path, content, kind):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert f"not a numpyvae checkpoint: {kind}, not an .npz archive" in message
+    assert "pickled Python objects" not in message
+
+
+def test_a_zip_that_is_not_an_npz_and_an_npz_without_the_record_are_named(tmp_path):
+    with zipfile.ZipFile(tmp_path / "a.npz", "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(CheckpointError, match="a zip archive that is not an .npz"):
+        load_checkpoint(tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", weights=np.arange(3))
+    with pytest.raises(CheckpointError, match="an .npz without numpyvae's record"):
+        load_checkpoint(tmp_path / "b.npz")

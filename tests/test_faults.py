@@ -496,3 +496,4 @@ def test_the_command_runs_from_the_folder_that_holds_a_checkout_named_numpyvae(t
 def test_the_readmes_virtual_environment_is_ignored_by_git():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert ".venv/" in ignored
+    assert "notebooks/models/" in ignored  # what notebook 04 writes

@@ -20,5 +20,9 @@ def test_the_readme_example_runs():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "<!-- test-command -->" in ci and "<!-- test-command -->" in README
+    # as a newcomer does: the main command first, then the tests, in the same clone
+    assert "<!-- main-command -->" in ci and "<!-- main-command -->" in README
+    assert ci.index('bash -c "$main_command"') < ci.index('bash -c "$test_command"')
+    assert "|| echo" not in ci  # a failed install stops CI
     command = re.search(r"<!-- test-command -->\s*```\n(.*?)\n```", README, re.S).group(1)
     assert command.startswith("pip install") and "python -m pytest" in command

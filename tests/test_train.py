@@ -78,4 +78,5 @@ def test_divergence_names_the_epoch_and_step():
         ),
     ):
         trainer.fit(blobs(), 20)
-    assert trainer.epoch == 1 and len(trainer.history) == 0  # the diverged epoch is not recorded
+    # the diverged epoch is not recorded, and not counted as finished either
+    assert trainer.epoch == 0 and len(trainer.history) == 0

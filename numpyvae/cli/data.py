@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 from numpyvae.datasets import binarize, load_dataset
 from numpyvae.datasets.noisy import NOISE_KEY, NOISE_STD, add_noise, noisy_transform
 from numpyvae.vae import VAE
+from numpyvae.validation import InputError
 
 N_DIGITS = 10  # the classes c of a conditional VAE (--conditional): the digit labels 0..9
 # A fixed second word for the generator that binarizes the test set once ("dynamic"), so the
@@ -37,11 +39,34 @@ def resolve_binarize(binarize: str | None, likelihood: str) -> str:
     return "dynamic" if likelihood == "bernoulli" else "none"
 
 
+# The words of numpyvae.datasets' errors (its arguments) and the options that set them.
+API_WORDS = (
+    (r"\bname='(\w+)'", r"--data \1"),
+    (r"\bdata_dir='([^']*)'", r"--data-dir \1"),
+    (r"\(from data_dir\)", "(from --data-dir)"),
+    (r"\bdata_dir=", "--data-dir"),
+    (r"\band download=False\b", "and --download was not given"),
+)
+
+
+def in_command_words(message: str) -> str:
+    """A message of numpyvae.datasets in the command line's words (name='mnist' -> --data
+    mnist, data_dir -> --data-dir, download=False -> --download not given)."""
+    for pattern, words in API_WORDS:
+        message = re.sub(pattern, words, message)
+    return message
+
+
 def load_data(config: dict[str, Any], download: bool = False) -> Data:
-    """Load and prepare MNIST as `config` says (data, data_dir, limit, binarize, seed, dtype)."""
-    dataset = load_dataset(
-        config["data"], config["data_dir"], dtype=np.dtype(config["dtype"]), download=download
-    )
+    """Load and prepare MNIST as `config` says (data, data_dir, limit, binarize, seed, dtype).
+    An error of the loader keeps its type and speaks of the command line's options."""
+    try:
+        dataset = load_dataset(
+            config["data"], config["data_dir"], dtype=np.dtype(config["dtype"]), download=download
+        )
+    except (InputError, OSError) as exc:
+        exc.args = (in_command_words(str(exc)),)
+        raise
     n = config["limit"]
     x_train, y_train = dataset.x_train[:n], dataset.y_train[:n]
     x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]

@@ -36,7 +36,7 @@ class EpochEnd:
     def __call__(self, trainer: Trainer) -> None:
         save_checkpoint(self.run.checkpoint_path, trainer, self.run.metadata)
         self.saved_epoch = trainer.epoch
-        write_history(self.run.out / HISTORY_NAME, trainer, self.run.metadata)
+        write_history(self.run.out / HISTORY_NAME, trainer, self.run.record)
         h = trainer.history
         now = time.perf_counter()
         beta = f"  beta {trainer.model.beta:.3g}" if trainer.kl_warmup_steps else ""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from numpyvae.cli.options import CommandError, Commands, add_command
+from numpyvae.cli.options import CommandError, Commands, add_command, output_dir
+from numpyvae.validation import InputError
 
 
 def add_parser(commands: Commands) -> None:
@@ -18,7 +19,12 @@ def add_parser(commands: Commands) -> None:
         "only the installed package and use its embedded data, so they run from there: "
         "`jupyter lab DIR`.",
     )
-    p.add_argument("dir", metavar="DIR", help="the folder to copy the notebooks into")
+    p.add_argument(
+        "dir",
+        type=output_dir,
+        metavar="DIR",
+        help="the folder to copy the notebooks into ('.' for the current one)",
+    )
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -36,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except NotebooksExistError as exc:
         remedy = "add --overwrite to replace them, or choose another DIR"
         raise CommandError(exc.explain(remedy)) from None
+    except InputError as exc:  # in the command line's words: DIR, not the API's dest
+        raise CommandError(str(exc).replace("dest", "DIR", 1)) from None
     for path in copied:
         print(path)
     return 0

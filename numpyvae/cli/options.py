@@ -197,10 +197,19 @@ def add_model_options(group: Any) -> list[str]:
     return dests
 
 
+# The fields the command line sets through another option, with the words it uses for them.
+SET_BY_ANOTHER_OPTION = {"n_classes": "--conditional"}
+
+
 def in_option_words(message: str) -> str:
     """A configuration message in the command line's words: field=value becomes --flag value
-    (e.g. kl_estimator='sampled' -> --kl-estimator sampled)."""
+    (e.g. kl_estimator='sampled' -> --kl-estimator sampled; n_classes=10 -> --conditional)."""
+    for name, words in SET_BY_ANOTHER_OPTION.items():
+        message = re.sub(rf"\b{name}=[^\s,;)]*", words, message)
+        message = re.sub(rf"\b{name}\b", words, message)
     for name in model_options():
+        if name in SET_BY_ANOTHER_OPTION:
+            continue
         pattern = rf"\b{name}=('?)([^'\s,;)]*)\1"
         message = re.sub(pattern, lambda m, n=name: f"{model_flag(n)} {m.group(2)}", message)
     return message

@@ -103,3 +103,26 @@ def check_resume_options(given: dict[str, Any], config: dict[str, Any], path: Pa
                 f"{option} {shown} differs from the run in {path} ({option} {was}); a resumed "
                 f"run keeps its options: leave {option} out"
             )
+
+
+# Intensities lie in [0, 1]: noise of a larger standard deviation leaves no digit to learn, and
+# the loss then grows with the noise (1e8 gives a test loss of 4e18), not with the learning rate.
+MAX_NOISE = 1.0
+
+
+def check_noise(config: dict[str, Any]) -> None:
+    """Refuse --noise where it cannot work: with the Bernoulli likelihood, whose targets must
+    stay in [0, 1], and above MAX_NOISE."""
+    noise = config["noise"] or 0.0
+    if noise and config["likelihood"] == "bernoulli":
+        raise CommandError(
+            f"--noise {noise:g} takes the intensities out of [0, 1], where the Bernoulli "
+            "likelihood is defined: use it with --likelihood gaussian or gaussian_shared_var, "
+            "or leave --noise out"
+        )
+    if noise > MAX_NOISE:
+        raise CommandError(
+            f"--noise {noise:g} is larger than the whole range [0, 1] of the intensities, so "
+            f"the digits would drown in it: use a standard deviation of at most {MAX_NOISE:g} "
+            "(the Fisher objective's default is 0.1)"
+        )

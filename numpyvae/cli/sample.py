@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from numpyvae.cli.data import N_DIGITS
 from numpyvae.cli.figures import generation_name, image_shape, plot_digit_rows
@@ -19,6 +20,11 @@ from numpyvae.cli.options import (
     positive_int,
 )
 from numpyvae.cli.runs import load_for_inference, output_path
+
+# The grid's widest row: the samples figure is 600 x 640 pixels, so 20 digits of 28 pixels
+# fill a row at their own size; more would shrink each digit below its own pixels, and the
+# memory drawn grows with --n, not with the figure (100,000 digits took 7 GB).
+MAX_COLUMNS = 20
 
 
 def add_parser(commands: Commands) -> None:
@@ -38,8 +44,10 @@ def add_parser(commands: Commands) -> None:
         "--n",
         type=positive_int,
         default=64,
-        help="how many digits; a conditional model without --label draws one row per digit, "
-        "N/10 (rounded up) in each",
+        help=f"how many digits, at most {MAX_COLUMNS**2} (a {MAX_COLUMNS} x {MAX_COLUMNS} "
+        "grid, in which each digit keeps about its 28 x 28 pixels); a conditional model "
+        f"without --label draws one row per digit, N/10 (rounded up) in each, at most "
+        f"{MAX_COLUMNS}",
     )
     p.add_argument(
         "--label",
@@ -67,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_path(args, stem, (".png",))
     checkpoint = load_for_inference(args)
     model = checkpoint.model
+    check_grid_size(args.n, rows_of_digits=model.n_classes is not None and label is None)
     if label is not None and model.n_classes is None:
         raise CommandError(
             f"--label {label} needs a conditional model (`{PROG} train --conditional`), but "
@@ -89,3 +98,17 @@ def run(args: argparse.Namespace) -> int:
         )
     print(plots.save_figure(fig, out))
     return 0
+
+
+def check_grid_size(n: int, rows_of_digits: bool) -> None:
+    """Refuse a grid wider than MAX_COLUMNS digits, with the largest --n that fits."""
+    columns = -(-n // N_DIGITS) if rows_of_digits else math.ceil(math.sqrt(n))
+    if columns <= MAX_COLUMNS:
+        return
+    most = MAX_COLUMNS * N_DIGITS if rows_of_digits else MAX_COLUMNS**2
+    layout = "one row per digit" if rows_of_digits else "a square grid"
+    raise CommandError(
+        f"--n {n} needs {columns} digits a row in {layout}; at most {MAX_COLUMNS} fit the "
+        f"600 x 640-pixel figure at their own 28 x 28 pixels: use --n {most} or fewer (run "
+        "sample again with another --seed for more)"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,10 @@ from numpyvae.cli.epochs import (
     report_interrupt,
     terminate_as_interrupt,
     what_is_kept,
+    write_history,
 )
 from numpyvae.cli.figures import write_figures
-from numpyvae.cli.folder import claim_folder
+from numpyvae.cli.folder import FILES_KEY, claim_folder, files_to_replace, read_run_history
 from numpyvae.cli.options import (
     CHECKPOINT_NAME,
     DEFAULT_OUT,
@@ -45,6 +46,7 @@ from numpyvae.cli.options import (
 from numpyvae.cli.run_options import (
     RUN_DEFAULTS,
     TRAINING_DEFAULTS,
+    check_noise,
     check_resume_options,
     model_config,
     resumed_config,
@@ -156,9 +158,10 @@ def add_parser(commands: Commands) -> None:
     run_group.add_argument(
         "--overwrite",
         action="store_true",
-        help="start a new run in OUT even though OUT holds one: the old run's checkpoint, "
-        "history and figures are removed first (nothing else in OUT); without it, train "
-        "refuses to touch an existing run",
+        help="start a new run in OUT even though OUT holds one: the files the old run "
+        "recorded writing (its checkpoint, history and figures) are removed once every check "
+        "has passed, nothing else in OUT; without it, train writes a new run only into an "
+        "empty folder. Not with --resume",
     )
     run_group.add_argument(
         "--no-progress",
@@ -180,6 +183,9 @@ class Run:
     data: Data
     out: Path
     resumed: bool
+    # The names of the files the run wrote into `out`, recorded in its history so that
+    # --overwrite later removes exactly these.
+    files: list[str] = field(default_factory=lambda: [CHECKPOINT_NAME, HISTORY_NAME])
 
     @property
     def checkpoint_path(self) -> Path:
@@ -192,6 +198,11 @@ class Run:
             "config": {**self.config, "hidden": list(self.config["hidden"])},
             "source": self.data.source,
         }
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What history.json records besides the losses: the metadata and the run's files."""
+        return {**self.metadata, FILES_KEY: sorted(set(self.files))}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -218,6 +229,11 @@ def start_run(args: argparse.Namespace) -> Run:
     """A new run from the options, or, with --resume, the run saved in --out; its data loaded.
     Nothing is written yet."""
     out: Path = args.out
+    if args.resume and args.overwrite:
+        raise CommandError(
+            "--resume and --overwrite contradict each other: --resume continues the run in "
+            f"{out}, --overwrite replaces it with a new one; give one of them"
+        )
     if out.exists() and not out.is_dir():
         raise CommandError(f"--out must be a directory, but {str(out)!r} is a file")
     checkpoint_path = out / CHECKPOINT_NAME
@@ -229,6 +245,12 @@ def start_run(args: argparse.Namespace) -> Run:
         config = resumed_config(checkpoint, checkpoint_path)
         check_resume_options(given, config, checkpoint_path)
         trainer = checkpoint.trainer
+        if "data_dir" in given and config["data"] == "embedded":
+            raise CommandError(
+                f"--data-dir {given['data_dir']}: the run in {out} was trained on the embedded "
+                "subset, which reads no directory, and a resumed run keeps its data: leave "
+                "--data-dir out"
+            )
         if "data_dir" in given:
             config["data_dir"] = given["data_dir"]
         if "lr" in given and given["lr"] != config["lr"]:
@@ -237,12 +259,11 @@ def start_run(args: argparse.Namespace) -> Run:
             config["lr"] = trainer.optimizer.lr = given["lr"]
         data = load_data(config, download=args.download)
         trainer.transform = data.transform
-        return Run(trainer, config, data, out, resumed=True)
-    if checkpoint_path.exists() and not args.overwrite:
-        raise CommandError(
-            f"{out} already holds a run ({checkpoint_path}); continue it with --resume, "
-            f"write the new run elsewhere with --out DIR, or replace it with --overwrite"
-        )
+        listed = (read_run_history(out / HISTORY_NAME) or {}).get(FILES_KEY)
+        earlier = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+        files = [CHECKPOINT_NAME, HISTORY_NAME, *earlier]
+        return Run(trainer, config, data, out, resumed=True, files=files)
+    files_to_replace(out, args.overwrite)  # refused now, before the data is loaded
     config = {**RUN_DEFAULTS, **given}
     objective = model_config(config, data_dim=1).objective  # refuse a bad combination early
     if config["kl_warmup_epochs"] and not OBJECTIVES[objective].uses_kl_weight:
@@ -250,6 +271,7 @@ def start_run(args: argparse.Namespace) -> Run:
             f"--kl-warmup-epochs {config['kl_warmup_epochs']} does not apply to --objective "
             f"{objective}, which has no KL weight; leave it out"
         )
+    check_noise(config)
     config["binarize"] = resolve_binarize(config["binarize"], config["likelihood"])
     data = load_data(config, download=args.download)
     if config["data"] == "auto" and data.source.startswith("embedded"):
@@ -321,6 +343,8 @@ def train_with_checkpoints(
             )
             train_seconds = time.perf_counter() - train_started
             written = write_figures(current.out, model, trainer, data)
+            current.files += [path.name for path in written]
+            write_history(current.out / HISTORY_NAME, trainer, current.record)
             report = None
             if args.eval_log_likelihood:
                 report = log_likelihood_report(

@@ -328,8 +328,14 @@ class FisherObjective(Objective):
         n_classes = getattr(config, "n_classes", None)
         if n_classes is not None:
             raise ConfigError(
-                f"objective='fisher' does not support conditional models: n_classes must be "
-                f"None, got n_classes={n_classes!r}"
+                f"objective='fisher' does not support conditional models (got "
+                f"n_classes={n_classes!r}); leave n_classes out"
+            )
+        kl_estimator = getattr(config, "kl_estimator", "analytic")
+        if kl_estimator != "analytic":
+            raise ConfigError(
+                f"kl_estimator={kl_estimator!r} applies to objective='elbo' only: the Fisher "
+                "objective has no KL term to estimate (derivations.md §12); leave one of them out"
             )
         beta = getattr(config, "beta", 1.0)
         if beta != 1.0:
