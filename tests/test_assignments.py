@@ -116,6 +116,48 @@ def test_inputs_are_float64_arrays_in_argument_order_and_hidden_sizes_differ(nam
         exercise.make_inputs({next(iter(exercise.sizes)): 0}, np.random.default_rng(0))
 
 
+# An input whose axes are all of one size k by definition (fullcov's a, (B, k, k)).
+SQUARE_BY_DEFINITION = {("fullcov_backward", "a")}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sizes_differ_so_a_size_read_from_the_wrong_axis_fails(name):
+    """With two sizes equal (eps (M, B, k) with M = k), `k = eps.shape[0]` or a transposed
+    square gradient passes; the notebook's check must fail it, not only the grader's."""
+    exercise = EXERCISES[name]
+    for sizes in [exercise.sizes, *exercise.hidden_sizes]:
+        if name == "rel_error":  # its sizes are an array's, never read by the answer
+            continue
+        assert len(set(sizes.values())) == len(sizes), (name, dict(sizes))
+        for argument, array in exercise.make_inputs(sizes, np.random.default_rng(0)).items():
+            if (name, argument) not in SQUARE_BY_DEFINITION:
+                assert len(set(array.shape)) == array.ndim, (name, dict(sizes), argument)
+
+
+def test_a_size_read_from_the_wrong_axis_fails_in_the_notebook():
+    from numpyvae.layers import sigmoid
+
+    def vae_backward(x, eps, We, be, Wd, bd):  # k read from eps's first axis, M's
+        M, B, k = eps.shape[0], eps.shape[1], eps.shape[0]
+        h = x @ We + be
+        mu, logvar = h[:, :k], h[:, k:]
+        sigma = np.exp(0.5 * logvar)
+        z = mu + sigma * eps
+        dlogits = (sigmoid(z @ Wd + bd) - x) / (M * B)
+        dz = dlogits @ Wd.T
+        dh = np.concatenate(
+            [
+                dz.sum(axis=0) + mu / B,
+                (dz * eps).sum(axis=0) * sigma / 2 + np.expm1(logvar) / (2 * B),
+            ],
+            axis=1,
+        )
+        dWd = np.einsum("jbk,jbd->kd", z, dlogits)
+        return x.T @ dh, dh.sum(axis=0), dWd, dlogits.sum(axis=(0, 1))
+
+    assert not check("vae_backward", vae_backward, verbose=False).passed
+
+
 # ------------------------------------------------------------------ right answers pass
 
 

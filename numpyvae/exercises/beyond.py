@@ -65,7 +65,7 @@ FULLCOV_BACKWARD = Exercise(
     lecture="lecture 004",
     arguments=("dz", "mu", "a", "eps", "g"),
     outputs=("dmu", "da"),
-    sizes={"M": 2, "B": 3, "k": 3},
+    sizes={"M": 2, "B": 3, "k": 4},
     hidden_sizes=({"M": 3, "B": 2, "k": 4}, {"M": 4, "B": 3, "k": 2}, {"M": 2, "B": 4, "k": 5}),
     draw=_draw_fullcov,
     reference=by_finite_differences(
@@ -124,10 +124,10 @@ CONDITIONAL_DECODER_BACKWARD = Exercise(
     lecture="lecture 004",
     arguments=("dout", "z", "c", "W", "b"),
     outputs=("dz", "dW", "db"),
-    sizes={"N": 4, "k": 2, "n": 3, "D": 5},
+    sizes={"N": 4, "k": 2, "n": 3, "D": 6},  # W (k + n, D) is not square: see the tests
     hidden_sizes=(
         {"N": 5, "k": 3, "n": 4, "D": 2},
-        {"N": 3, "k": 4, "n": 2, "D": 6},
+        {"N": 3, "k": 4, "n": 2, "D": 7},
         {"N": 6, "k": 2, "n": 5, "D": 3},
     ),
     draw=_draw_conditional,

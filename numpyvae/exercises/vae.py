@@ -154,10 +154,10 @@ VAE_BACKWARD = Exercise(
     lecture="lecture 000",
     arguments=("x", "eps", "We", "be", "Wd", "bd"),
     outputs=("dWe", "dbe", "dWd", "dbd"),
-    sizes={"M": 2, "B": 3, "d": 5, "k": 2},
+    sizes={"M": 2, "B": 3, "d": 5, "k": 4},  # all differ, and from 2k: see the tests
     hidden_sizes=(
-        {"M": 3, "B": 4, "d": 6, "k": 3},
-        {"M": 4, "B": 2, "d": 7, "k": 2},
+        {"M": 3, "B": 4, "d": 7, "k": 5},
+        {"M": 4, "B": 2, "d": 7, "k": 3},
         {"M": 2, "B": 5, "d": 4, "k": 3},
     ),
     draw=_draw_vae,
