@@ -209,6 +209,23 @@ def test_a_students_wrong_answer_is_named(name, key):
         assert not result.passed and result.mistake == key, (sizes, result.message)
 
 
+def test_a_forgotten_return_or_a_one_item_tuple_is_named():
+    def dense_backward(dout, x, W, b):  # computes all three, returns nothing
+        dx, dW, db = dout @ W.T, x.T @ dout, dout.sum(axis=0)  # noqa: F841
+
+    result = check("dense_backward", dense_backward, verbose=False)
+    assert not result.passed and "did you forget a `return`?" in result.message
+    assert "return 3 arrays (dx, dW, db)" in result.message
+    judged = EXERCISES["dense_backward"].judge(
+        EXERCISES["dense_backward"].make_inputs(None, np.random.default_rng(0)), (None,)
+    )
+    assert "did you forget a `return`?" in judged.message
+
+    result = check("bernoulli_backward", lambda x, logits: (logits - x,), verbose=False)
+    assert not result.passed
+    assert "tuple of one item; return the array dlogits itself" in result.message
+
+
 def test_every_listed_mistake_has_a_fixture_or_needs_whole_new_code():
     listed = {(name, m.key) for name in NAMES for m in EXERCISES[name].mistakes}
     written = {(name, key) for name in MISTAKES for key in MISTAKES[name]}

@@ -152,7 +152,10 @@ class Exercise:
         if not isinstance(outputs, (tuple, list)):
             return self.fail(f"expected a tuple of {n} outputs, got {describe(outputs)}")
         if n > 1 and len(outputs) == 1 and outputs[0] is None:
-            return self.fail(f"return {n} arrays ({', '.join(self.outputs)}); got None")
+            return self.fail(
+                f"return {n} arrays ({', '.join(self.outputs)}); got None: "
+                "did you forget a `return`?"
+            )
         if len(outputs) != n:
             what = ", ".join(self.outputs)
             got = f"{len(outputs)} value{'' if len(outputs) == 1 else 's'}"

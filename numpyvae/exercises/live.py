@@ -98,9 +98,19 @@ def call_and_judge(exercise: Exercise, fn, inputs: dict[str, np.ndarray]) -> Exe
             "The inputs were " + ", ".join(f"{n} {a.shape}" for n, a in inputs.items())
         )
     n = len(exercise.outputs)
+    what = ", ".join(exercise.outputs)
+    if n > 1 and returned is None:
+        return exercise.fail(
+            f"your function returned None: did you forget a `return`? "
+            f"It must return {n} arrays ({what}) as a tuple."
+        )
     if n > 1 and not isinstance(returned, (tuple, list)):
-        what = ", ".join(exercise.outputs)
         return exercise.fail(f"return {n} arrays ({what}) as a tuple; got {describe(returned)}")
+    if n == 1 and isinstance(returned, tuple) and len(returned) == 1:
+        # `return dx,` or `return (dx,)`: the judge would see an array with an extra axis
+        return exercise.fail(
+            f"you returned a tuple of one item; return the array {what} itself (no trailing comma)."
+        )
     return exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
 
 
