@@ -33,7 +33,9 @@ def fullcov_loss(dz, mu, a, eps, g) -> float:
     return float(np.sum(dz * z) + g * log_det)
 
 
-def _fullcov_grads(dz, mu, a, eps, g, log_det=1.0, lower=True, chain=True, outer="jba,jbc->bac"):
+def _fullcov_grads(
+    dz, mu, a, eps, g, log_det=1.0, lower=True, chain=True, outer="jba,jbc->bac", g_everywhere=False
+):
     """The gradient of fullcov_loss, with switches for its typical mistakes (4.7)."""
     k = a.shape[-1]
     L = cholesky_factor(a)
@@ -42,6 +44,8 @@ def _fullcov_grads(dz, mu, a, eps, g, log_det=1.0, lower=True, chain=True, outer
     diagonal = np.diagonal(dL, axis1=-2, axis2=-1) * (
         np.diagonal(L, axis1=-2, axis2=-1) if chain else 1.0
     )
+    if g_everywhere:
+        return dz.sum(axis=0), da + diagonal[..., np.newaxis] * np.eye(k) + g
     da = da + (diagonal + log_det * g)[..., np.newaxis] * np.eye(k)
     return dz.sum(axis=0), da
 
@@ -94,6 +98,12 @@ FULLCOV_BACKWARD = Exercise(
             "dz_a / dL_ac = eps_c: the outer product is dz eps^T (row a from dz, column c from "
             "eps), not eps dz^T.",
             lambda *args: _fullcov_grads(*args, outer="jbc,jba->bac"),
+        ),
+        Mistake(
+            "g off the diagonal",
+            "log det L = sum_i a_ii involves the diagonal of a only: g goes on the k diagonal "
+            "entries of each da_b, not on every entry.",
+            lambda *args: _fullcov_grads(*args, g_everywhere=True),
         ),
     ),
     factors={"M": "eps:0"},

@@ -97,6 +97,13 @@ SAMPLED_KL_BACKWARD = Exercise(
             "loss adds), not of log p - log q.",
             lambda mu, lv, eps: tuple(-g for g in _sampled_kl_grads(mu, lv, eps)),
         ),
+        Mistake(
+            "closed form",
+            "that is the gradient of the closed-form KL (estimator B's, notebook 6's "
+            "kl_backward); estimator A's KL is the average over the M samples of "
+            "log q(z_j|x) - log p(z_j), so its gradient depends on eps.",
+            lambda mu, lv, eps: (mu.copy(), 0.5 * np.expm1(lv)),
+        ),
     ),
     factors={"M": "eps:0"},
 )
