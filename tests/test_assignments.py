@@ -226,6 +226,19 @@ def test_a_forgotten_return_or_a_one_item_tuple_is_named():
     assert "tuple of one item; return the array dlogits itself" in result.message
 
 
+def test_a_barred_symbol_in_a_statement_says_which_argument_it_is():
+    """derivations.md writes dL/du as u-bar; a statement using it names the argument."""
+    for stem in ASSIGNMENTS:
+        notebook = json.loads(exercise_notebook(stem).read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            text = "".join(cell["source"])
+            for symbol in set(re.findall(r"\\bar\{(\w+)\}", text)):
+                assert re.search(rf"\\bar\{{{symbol}\}}[^`]*= *\$* *`d{symbol}", text), (
+                    stem,
+                    symbol,
+                )
+
+
 def test_every_listed_mistake_has_a_fixture_or_needs_whole_new_code():
     listed = {(name, m.key) for name in NAMES for m in EXERCISES[name].mistakes}
     written = {(name, key) for name in MISTAKES for key in MISTAKES[name]}
