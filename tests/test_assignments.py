@@ -239,6 +239,30 @@ def test_a_barred_symbol_in_a_statement_says_which_argument_it_is():
                 )
 
 
+def test_an_answer_that_changes_its_input_in_place_is_told_so():
+    def relu_backward(dout, x):  # right, but zeroes the caller's dout
+        dout[x <= 0] = 0.0
+        return dout
+
+    result = check("relu_backward", relu_backward, verbose=False)
+    assert result.passed and "changed its argument dout in place" in result.message
+
+    def centred_difference(x, A, c, h):  # steps x itself; x[i] ends a rounding error away
+        grad = np.zeros_like(x)
+        for i in range(x.size):
+            x[i] += h
+            up = SOLVED["centred_difference"].__globals__["wavy"](x, A, c)
+            x[i] -= 2 * h
+            grad[i] = (up - SOLVED["centred_difference"].__globals__["wavy"](x, A, c)) / (2 * h)
+            x[i] += h
+        return grad
+
+    result = check("centred_difference", centred_difference, verbose=False)
+    assert "changed its argument x in place" in result.message
+    for name in NAMES:  # the solutions leave their inputs alone
+        assert "note:" not in check(name, SOLVED[name], verbose=False).message, name
+
+
 def test_every_listed_mistake_has_a_fixture_or_needs_whole_new_code():
     listed = {(name, m.key) for name in NAMES for m in EXERCISES[name].mistakes}
     written = {(name, key) for name in MISTAKES for key in MISTAKES[name]}

@@ -15,6 +15,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,26 @@ def call_and_judge(exercise: Exercise, fn, inputs: dict[str, np.ndarray]) -> Exe
         return exercise.fail(
             f"you returned a tuple of one item; return the array {what} itself (no trailing comma)."
         )
-    return exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
+    result = exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
+    changed = [
+        a for a, copy in zip(exercise.arguments, copies, strict=True) if _changed(copy, inputs[a])
+    ]
+    if not changed:
+        return result
+    # The verdict stands (the grader sees only what is returned), but a caller would notice.
+    names = ", ".join(changed)
+    note = (
+        f"  note: your function changed its argument {names} in place. This check gave it a "
+        "copy, but a caller's array would be changed: compute into a new array instead."
+    )
+    return replace(result, message=f"{result.message}\n{note}")
+
+
+def _changed(copy: object, original: np.ndarray) -> bool:
+    """Whether the student's function wrote into (or resized) its copy of an input."""
+    if not isinstance(copy, np.ndarray) or copy.shape != original.shape:
+        return True
+    return not np.array_equal(copy, original, equal_nan=True)
 
 
 def answer_in_caller(name: str):
