@@ -263,6 +263,28 @@ def test_an_answer_that_changes_its_input_in_place_is_told_so():
         assert "note:" not in check(name, SOLVED[name], verbose=False).message, name
 
 
+def test_an_answer_in_a_lossy_dtype_is_told_its_dtype():
+    def centred_difference(x, A, c, h):  # an integer array: every entry cut to 0 or +-1
+        grad = np.zeros(x.shape, dtype=int)
+        grad[:] = SOLVED["centred_difference"](x, A, c, h)
+        return grad
+
+    result = check("centred_difference", centred_difference, verbose=False)
+    assert not result.passed and result.mistake == "dtype"
+    assert "integer dtype int64" in result.message
+    half = check(
+        "relu_backward", lambda dout, x: (dout * (x > 0)).astype(np.float16), verbose=False
+    )
+    assert not half.passed and "dtype float16, which keeps about 3 significant" in half.message
+    # a lossy dtype that still meets the tolerance passes, and a bool is judged on its values
+    single = check(
+        "kl_backward", lambda mu, lv: (mu.astype(np.float32), 0.5 * np.expm1(lv)), verbose=False
+    )
+    assert single.passed and "dtype" not in single.message
+    mask = check("relu_backward", lambda dout, x: x > 0, verbose=False)
+    assert mask.mistake == "dout dropped" and "dtype" not in mask.message
+
+
 def test_every_listed_mistake_has_a_fixture_or_needs_whole_new_code():
     listed = {(name, m.key) for name in NAMES for m in EXERCISES[name].mistakes}
     written = {(name, key) for name in MISTAKES for key in MISTAKES[name]}
