@@ -336,6 +336,20 @@ def test_hints_are_worded_for_their_exercise():
     assert "exactly -2.5 times the right values: one constant factor is wrong" in result.message
 
 
+def test_a_hint_names_the_mistake_without_handing_over_the_answer():
+    """A hint on a one-line answer points to the fix; it does not print the right code."""
+    answers = {
+        "bernoulli_backward": ["sigmoid(l) - x"],
+        "gaussian_backward": ["xhat - x"],
+        "gaussian_learned_backward": ["(xhat - x) e^{-v}", "dv = 1/2"],
+        "dual_backward": ["x^T A + u^T A_dot"],
+    }
+    for name, forbidden in answers.items():
+        for mistake in EXERCISES[name].mistakes:
+            for answer in forbidden:
+                assert answer not in mistake.hint, (name, mistake.key)
+
+
 # ------------------------------------------------------------------ the judge alone
 
 HUGE = np.broadcast_to(np.float64(0.0), (10**6, 10**6))  # 8 TB if it were ever materialised
