@@ -82,6 +82,15 @@ def test_each_exercise_is_tied_to_its_notebook_section_and_lecture(name):
     assert f'check(\\"{name}\\")' in text or f"check_{name}()" in text
 
 
+@pytest.mark.parametrize("stem", ASSIGNMENTS[1:])  # notebook 6's introduction lists none
+def test_an_assignments_introduction_lists_every_section_its_exercises_cite(stem):
+    cells = json.loads(exercise_notebook(stem).read_text(encoding="utf-8"))["cells"]
+    introduction = "".join(cells[0]["source"])
+    headings = re.findall(r"## Exercise \d+: [^\n]*", exercise_notebook(stem).read_text("utf-8"))
+    cited = {s for heading in headings for s in re.findall(r"§[\d.]*\d", heading)}
+    assert cited <= set(re.findall(r"§[\d.]*\d", introduction)), (stem, cited)
+
+
 def right_answers_order(stem: str) -> list[str]:
     return list(right_answers(stem))
 
