@@ -82,6 +82,15 @@ def test_each_exercise_is_tied_to_its_notebook_section_and_lecture(name):
     assert f'check(\\"{name}\\")' in text or f"check_{name}()" in text
 
 
+@pytest.mark.parametrize("stem", ASSIGNMENTS[1:])  # notebook 6's introduction lists none
+def test_an_assignments_introduction_lists_every_section_its_exercises_cite(stem):
+    cells = json.loads(exercise_notebook(stem).read_text(encoding="utf-8"))["cells"]
+    introduction = "".join(cells[0]["source"])
+    headings = re.findall(r"## Exercise \d+: [^\n]*", exercise_notebook(stem).read_text("utf-8"))
+    cited = {s for heading in headings for s in re.findall(r"§[\d.]*\d", heading)}
+    assert cited <= set(re.findall(r"§[\d.]*\d", introduction)), (stem, cited)
+
+
 def right_answers_order(stem: str) -> list[str]:
     return list(right_answers(stem))
 
@@ -114,6 +123,48 @@ def test_inputs_are_float64_arrays_in_argument_order_and_hidden_sizes_differ(nam
         exercise.make_inputs({"nope": 3}, np.random.default_rng(0))
     with pytest.raises(ValueError, match="must be a positive integer"):
         exercise.make_inputs({next(iter(exercise.sizes)): 0}, np.random.default_rng(0))
+
+
+# An input whose axes are all of one size k by definition (fullcov's a, (B, k, k)).
+SQUARE_BY_DEFINITION = {("fullcov_backward", "a")}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sizes_differ_so_a_size_read_from_the_wrong_axis_fails(name):
+    """With two sizes equal (eps (M, B, k) with M = k), `k = eps.shape[0]` or a transposed
+    square gradient passes; the notebook's check must fail it, not only the grader's."""
+    exercise = EXERCISES[name]
+    for sizes in [exercise.sizes, *exercise.hidden_sizes]:
+        if name == "rel_error":  # its sizes are an array's, never read by the answer
+            continue
+        assert len(set(sizes.values())) == len(sizes), (name, dict(sizes))
+        for argument, array in exercise.make_inputs(sizes, np.random.default_rng(0)).items():
+            if (name, argument) not in SQUARE_BY_DEFINITION:
+                assert len(set(array.shape)) == array.ndim, (name, dict(sizes), argument)
+
+
+def test_a_size_read_from_the_wrong_axis_fails_in_the_notebook():
+    from numpyvae.layers import sigmoid
+
+    def vae_backward(x, eps, We, be, Wd, bd):  # k read from eps's first axis, M's
+        M, B, k = eps.shape[0], eps.shape[1], eps.shape[0]
+        h = x @ We + be
+        mu, logvar = h[:, :k], h[:, k:]
+        sigma = np.exp(0.5 * logvar)
+        z = mu + sigma * eps
+        dlogits = (sigmoid(z @ Wd + bd) - x) / (M * B)
+        dz = dlogits @ Wd.T
+        dh = np.concatenate(
+            [
+                dz.sum(axis=0) + mu / B,
+                (dz * eps).sum(axis=0) * sigma / 2 + np.expm1(logvar) / (2 * B),
+            ],
+            axis=1,
+        )
+        dWd = np.einsum("jbk,jbd->kd", z, dlogits)
+        return x.T @ dh, dh.sum(axis=0), dWd, dlogits.sum(axis=(0, 1))
+
+    assert not check("vae_backward", vae_backward, verbose=False).passed
 
 
 # ------------------------------------------------------------------ right answers pass
@@ -167,6 +218,82 @@ def test_a_students_wrong_answer_is_named(name, key):
         assert not result.passed and result.mistake == key, (sizes, result.message)
 
 
+def test_a_forgotten_return_or_a_one_item_tuple_is_named():
+    def dense_backward(dout, x, W, b):  # computes all three, returns nothing
+        dx, dW, db = dout @ W.T, x.T @ dout, dout.sum(axis=0)  # noqa: F841
+
+    result = check("dense_backward", dense_backward, verbose=False)
+    assert not result.passed and "did you forget a `return`?" in result.message
+    assert "return 3 arrays (dx, dW, db)" in result.message
+    judged = EXERCISES["dense_backward"].judge(
+        EXERCISES["dense_backward"].make_inputs(None, np.random.default_rng(0)), (None,)
+    )
+    assert "did you forget a `return`?" in judged.message
+
+    result = check("bernoulli_backward", lambda x, logits: (logits - x,), verbose=False)
+    assert not result.passed
+    assert "tuple of one item; return the array dlogits itself" in result.message
+
+
+def test_a_barred_symbol_in_a_statement_says_which_argument_it_is():
+    """derivations.md writes dL/du as u-bar; a statement using it names the argument."""
+    for stem in ASSIGNMENTS:
+        notebook = json.loads(exercise_notebook(stem).read_text(encoding="utf-8"))
+        for cell in notebook["cells"]:
+            text = "".join(cell["source"])
+            for symbol in set(re.findall(r"\\bar\{(\w+)\}", text)):
+                assert re.search(rf"\\bar\{{{symbol}\}}[^`]*= *\$* *`d{symbol}", text), (
+                    stem,
+                    symbol,
+                )
+
+
+def test_an_answer_that_changes_its_input_in_place_is_told_so():
+    def relu_backward(dout, x):  # right, but zeroes the caller's dout
+        dout[x <= 0] = 0.0
+        return dout
+
+    result = check("relu_backward", relu_backward, verbose=False)
+    assert result.passed and "changed its argument dout in place" in result.message
+
+    def centred_difference(x, A, c, h):  # steps x itself; x[i] ends a rounding error away
+        grad = np.zeros_like(x)
+        for i in range(x.size):
+            x[i] += h
+            up = SOLVED["centred_difference"].__globals__["wavy"](x, A, c)
+            x[i] -= 2 * h
+            grad[i] = (up - SOLVED["centred_difference"].__globals__["wavy"](x, A, c)) / (2 * h)
+            x[i] += h
+        return grad
+
+    result = check("centred_difference", centred_difference, verbose=False)
+    assert "changed its argument x in place" in result.message
+    for name in NAMES:  # the solutions leave their inputs alone
+        assert "note:" not in check(name, SOLVED[name], verbose=False).message, name
+
+
+def test_an_answer_in_a_lossy_dtype_is_told_its_dtype():
+    def centred_difference(x, A, c, h):  # an integer array: every entry cut to 0 or +-1
+        grad = np.zeros(x.shape, dtype=int)
+        grad[:] = SOLVED["centred_difference"](x, A, c, h)
+        return grad
+
+    result = check("centred_difference", centred_difference, verbose=False)
+    assert not result.passed and result.mistake == "dtype"
+    assert "integer dtype int64" in result.message
+    half = check(
+        "relu_backward", lambda dout, x: (dout * (x > 0)).astype(np.float16), verbose=False
+    )
+    assert not half.passed and "dtype float16, which keeps about 3 significant" in half.message
+    # a lossy dtype that still meets the tolerance passes, and a bool is judged on its values
+    single = check(
+        "kl_backward", lambda mu, lv: (mu.astype(np.float32), 0.5 * np.expm1(lv)), verbose=False
+    )
+    assert single.passed and "dtype" not in single.message
+    mask = check("relu_backward", lambda dout, x: x > 0, verbose=False)
+    assert mask.mistake == "dout dropped" and "dtype" not in mask.message
+
+
 def test_every_listed_mistake_has_a_fixture_or_needs_whole_new_code():
     listed = {(name, m.key) for name in NAMES for m in EXERCISES[name].mistakes}
     written = {(name, key) for name in MISTAKES for key in MISTAKES[name]}
@@ -216,6 +343,20 @@ def test_hints_are_worded_for_their_exercise():
     # An unexplained constant factor is named without a guessed cause.
     result = check("relu_backward", lambda dout, x: -2.5 * dout * (x > 0), verbose=False)
     assert "exactly -2.5 times the right values: one constant factor is wrong" in result.message
+
+
+def test_a_hint_names_the_mistake_without_handing_over_the_answer():
+    """A hint on a one-line answer points to the fix; it does not print the right code."""
+    answers = {
+        "bernoulli_backward": ["sigmoid(l) - x"],
+        "gaussian_backward": ["xhat - x"],
+        "gaussian_learned_backward": ["(xhat - x) e^{-v}", "dv = 1/2"],
+        "dual_backward": ["x^T A + u^T A_dot"],
+    }
+    for name, forbidden in answers.items():
+        for mistake in EXERCISES[name].mistakes:
+            for answer in forbidden:
+                assert answer not in mistake.hint, (name, mistake.key)
 
 
 # ------------------------------------------------------------------ the judge alone

@@ -13,7 +13,7 @@
 # difference. It follows lecture 000 (training a VAE by gradients derived by hand through its
 # networks, and its Gaussian decoder with identity covariance; the relative error and the centred
 # difference are how such gradients are checked) and lecture 004 (the Gaussian likelihood in
-# general), derived in derivations.md §5.1, §5.2, §6.2, §6.3 and §6.4.
+# general), derived in derivations.md §5.1, §5.2, §5.3, §6.2, §6.3 and §6.4.
 #
 # As in notebook 6: replace the `raise NotImplementedError(...)` in each cell marked **YOUR ANSWER**,
 # run it, then run the check below it. `check("tanh_backward")` judges the function of that name

@@ -155,5 +155,11 @@ LEAKY_RELU_BACKWARD = Exercise(
             "you multiplied by x (the forward's alpha x); the derivative of alpha x is alpha.",
             lambda dout, x, alpha: dout * np.where(x > 0, 1.0, alpha * x),
         ),
+        Mistake(
+            "dout dropped where x < 0",
+            "where x < 0 you returned the slope alpha alone: the chain rule multiplies it by "
+            "dout there too, as it does where x > 0.",
+            lambda dout, x, alpha: np.where(x > 0, dout, alpha),
+        ),
     ),
 )

@@ -33,7 +33,9 @@ def fullcov_loss(dz, mu, a, eps, g) -> float:
     return float(np.sum(dz * z) + g * log_det)
 
 
-def _fullcov_grads(dz, mu, a, eps, g, log_det=1.0, lower=True, chain=True, outer="jba,jbc->bac"):
+def _fullcov_grads(
+    dz, mu, a, eps, g, log_det=1.0, lower=True, chain=True, outer="jba,jbc->bac", g_everywhere=False
+):
     """The gradient of fullcov_loss, with switches for its typical mistakes (4.7)."""
     k = a.shape[-1]
     L = cholesky_factor(a)
@@ -42,6 +44,8 @@ def _fullcov_grads(dz, mu, a, eps, g, log_det=1.0, lower=True, chain=True, outer
     diagonal = np.diagonal(dL, axis1=-2, axis2=-1) * (
         np.diagonal(L, axis1=-2, axis2=-1) if chain else 1.0
     )
+    if g_everywhere:
+        return dz.sum(axis=0), da + diagonal[..., np.newaxis] * np.eye(k) + g
     da = da + (diagonal + log_det * g)[..., np.newaxis] * np.eye(k)
     return dz.sum(axis=0), da
 
@@ -65,7 +69,7 @@ FULLCOV_BACKWARD = Exercise(
     lecture="lecture 004",
     arguments=("dz", "mu", "a", "eps", "g"),
     outputs=("dmu", "da"),
-    sizes={"M": 2, "B": 3, "k": 3},
+    sizes={"M": 2, "B": 3, "k": 4},
     hidden_sizes=({"M": 3, "B": 2, "k": 4}, {"M": 4, "B": 3, "k": 2}, {"M": 2, "B": 4, "k": 5}),
     draw=_draw_fullcov,
     reference=by_finite_differences(
@@ -94,6 +98,12 @@ FULLCOV_BACKWARD = Exercise(
             "dz_a / dL_ac = eps_c: the outer product is dz eps^T (row a from dz, column c from "
             "eps), not eps dz^T.",
             lambda *args: _fullcov_grads(*args, outer="jbc,jba->bac"),
+        ),
+        Mistake(
+            "g off the diagonal",
+            "log det L = sum_i a_ii involves the diagonal of a only: g goes on the k diagonal "
+            "entries of each da_b, not on every entry.",
+            lambda *args: _fullcov_grads(*args, g_everywhere=True),
         ),
     ),
     factors={"M": "eps:0"},
@@ -124,10 +134,10 @@ CONDITIONAL_DECODER_BACKWARD = Exercise(
     lecture="lecture 004",
     arguments=("dout", "z", "c", "W", "b"),
     outputs=("dz", "dW", "db"),
-    sizes={"N": 4, "k": 2, "n": 3, "D": 5},
+    sizes={"N": 4, "k": 2, "n": 3, "D": 6},  # W (k + n, D) is not square: see the tests
     hidden_sizes=(
         {"N": 5, "k": 3, "n": 4, "D": 2},
-        {"N": 3, "k": 4, "n": 2, "D": 6},
+        {"N": 3, "k": 4, "n": 2, "D": 7},
         {"N": 6, "k": 2, "n": 5, "D": 3},
     ),
     draw=_draw_conditional,

@@ -128,12 +128,40 @@ class Exercise:
             ("  ok    " if c.error <= self.tolerance else "  WRONG ") + self._describe_check(c)
             for c in checks
         ]
-        hints = [] if passed else self._recognise(inputs, arrays, right, checks)
+        hints = [] if passed else self._lossy_dtypes(outputs, checks)
+        hints += [] if passed else self._recognise(inputs, arrays, right, checks)
         said: dict[str, str] = {}  # one mistake in several arrays is said once, for the first
         for key, hint in hints:
             said.setdefault(key, hint)
         lines += [f"  hint: {hint}" for hint in said.values()]
         return ExerciseResult(self.name, passed, "\n".join(lines), worst, next(iter(said), None))
+
+    def _lossy_dtypes(self, outputs, checks: list[ArrayCheck]) -> list[tuple[str, str]]:
+        """(key, sentence) for each wrong output whose dtype cannot hold the answer."""
+        found = []
+        for out, c in zip(outputs, checks, strict=True):
+            dtype = _numeric_array(out).dtype
+            if c.error <= self.tolerance or dtype.kind == "b":
+                continue
+            if dtype.kind in "iu":
+                found.append(
+                    (
+                        "dtype",
+                        f"your {c.name} has the integer dtype {dtype}, which cuts every value "
+                        "to a whole number: build it as a float64 array (np.zeros_like of a "
+                        "float array, or dtype=float).",
+                    )
+                )
+            elif dtype.itemsize < 8:
+                found.append(
+                    (
+                        "dtype",
+                        f"your {c.name} has dtype {dtype}, which keeps about "
+                        f"{np.finfo(dtype).precision} significant digits, too few for the "
+                        f"tolerance {self.tolerance:.0e}: compute in float64.",
+                    )
+                )
+        return found
 
     def _describe_check(self, c: ArrayCheck) -> str:
         where = f"worst entry {c.name}[{', '.join(map(str, c.index))}]" if c.index else "value"
@@ -152,7 +180,10 @@ class Exercise:
         if not isinstance(outputs, (tuple, list)):
             return self.fail(f"expected a tuple of {n} outputs, got {describe(outputs)}")
         if n > 1 and len(outputs) == 1 and outputs[0] is None:
-            return self.fail(f"return {n} arrays ({', '.join(self.outputs)}); got None")
+            return self.fail(
+                f"return {n} arrays ({', '.join(self.outputs)}); got None: "
+                "did you forget a `return`?"
+            )
         if len(outputs) != n:
             what = ", ".join(self.outputs)
             got = f"{len(outputs)} value{'' if len(outputs) == 1 else 's'}"

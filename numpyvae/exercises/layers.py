@@ -69,6 +69,16 @@ DENSE_BACKWARD = Exercise(
             "sign; nothing here flips it.",
             lambda dout, x, W, b: (-dout @ W.T, -x.T @ dout, -dout.sum(axis=0)),
         ),
+        Mistake(
+            "reshape for transpose",
+            "reshape is not a transpose: W.reshape(D_out, D_in) (or x.reshape(D_in, N)) has "
+            "the shape of W.T but keeps the entries in their order, only regrouped; use .T.",
+            lambda dout, x, W, b: (
+                dout @ W.reshape(W.shape[::-1]),
+                x.reshape(x.shape[::-1]) @ dout,
+                dout.sum(axis=0),
+            ),
+        ),
     ),
     factors={"N": "x:0"},
 )
@@ -105,6 +115,12 @@ RELU_BACKWARD = Exercise(
             "sign",
             "a sign error: ReLU passes dout through unchanged where x > 0.",
             lambda dout, x: -dout * (x > 0),
+        ),
+        Mistake(
+            "dout dropped",
+            "you returned the indicator of x > 0 alone: the chain rule multiplies it by the "
+            "upstream dout.",
+            lambda dout, x: (x > 0).astype(np.float64),
         ),
     ),
 )

@@ -40,7 +40,8 @@ BERNOULLI_BACKWARD = Exercise(
     mistakes=(
         Mistake(
             "sign",
-            "a sign error: the loss is the NEGATIVE log-likelihood, d(-log p)/dl = sigmoid(l) - x.",
+            "a sign error: the loss is the NEGATIVE log-likelihood, sum_i softplus(l_i) - x_i "
+            "l_i; yours is the gradient of log p.",
             lambda x, logits: x - sigmoid(logits),
         ),
         Mistake(
@@ -50,8 +51,8 @@ BERNOULLI_BACKWARD = Exercise(
         ),
         Mistake(
             "sigmoid's slope",
-            "you multiplied by the sigmoid's slope s(1 - s): with logits, softplus'(l) = "
-            "sigmoid(l) and nothing else, so dl = sigmoid(l) - x.",
+            "you multiplied by the sigmoid's slope s(1 - s): the loss is written in the logits, "
+            "and softplus'(l) = sigmoid(l) is the only derivative it needs.",
             lambda x, logits: sigmoid(logits) * (1 - sigmoid(logits)) * (sigmoid(logits) - x),
         ),
     ),
@@ -92,8 +93,8 @@ GAUSSIAN_BACKWARD = Exercise(
     mistakes=(
         Mistake(
             "sign",
-            "a sign error: d log p / d xhat = x - xhat, and the loss is the NEGATIVE "
-            "log-likelihood, so dxhat = xhat - x.",
+            "a sign error: yours is the gradient of log p; the loss is the NEGATIVE "
+            "log-likelihood, and (x - xhat)^2 brings a minus sign when differentiated in xhat.",
             lambda x, xhat: x - xhat,
         ),
         Mistake(
@@ -129,13 +130,14 @@ GAUSSIAN_LEARNED_BACKWARD = Exercise(
     mistakes=(
         Mistake(
             "variance ignored",
-            "the residual is divided by the variance: dxhat = (xhat - x) e^{-v}.",
+            "-log p divides the squared residual by the variance e^{v}: its gradient in xhat "
+            "keeps that factor.",
             lambda x, xhat, v: (xhat - x, _right_learned(x, xhat, v)[1]),
         ),
         Mistake(
             "log-variance term dropped",
-            "the normal's normaliser contributes 1/2 v per pixel to -log p, so each pixel "
-            "adds 1/2 to dv: dv = 1/2 sum(1 - r^2 e^{-v}).",
+            "the normal's normaliser contributes 1/2 v per pixel to -log p: its derivative in v "
+            "is missing from dv.",
             lambda x, xhat, v: (
                 _right_learned(x, xhat, v)[0],
                 -0.5 * np.sum((x - xhat) ** 2 * np.exp(-v)),
@@ -143,8 +145,8 @@ GAUSSIAN_LEARNED_BACKWARD = Exercise(
         ),
         Mistake(
             "v counted once",
-            "v is shared by every pixel of every row: its 1/2 enters B d times, so "
-            "dv = 1/2 (B d - ||r||^2 e^{-v}).",
+            "v is shared by every pixel of every row: the normaliser's 1/2 v enters -log p once "
+            "per pixel, B d times, not once.",
             lambda x, xhat, v: (
                 _right_learned(x, xhat, v)[0],
                 0.5 * (1.0 - np.sum((x - xhat) ** 2) * np.exp(-v)),

@@ -15,6 +15,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,10 +99,39 @@ def call_and_judge(exercise: Exercise, fn, inputs: dict[str, np.ndarray]) -> Exe
             "The inputs were " + ", ".join(f"{n} {a.shape}" for n, a in inputs.items())
         )
     n = len(exercise.outputs)
+    what = ", ".join(exercise.outputs)
+    if n > 1 and returned is None:
+        return exercise.fail(
+            f"your function returned None: did you forget a `return`? "
+            f"It must return {n} arrays ({what}) as a tuple."
+        )
     if n > 1 and not isinstance(returned, (tuple, list)):
-        what = ", ".join(exercise.outputs)
         return exercise.fail(f"return {n} arrays ({what}) as a tuple; got {describe(returned)}")
-    return exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
+    if n == 1 and isinstance(returned, tuple) and len(returned) == 1:
+        # `return dx,` or `return (dx,)`: the judge would see an array with an extra axis
+        return exercise.fail(
+            f"you returned a tuple of one item; return the array {what} itself (no trailing comma)."
+        )
+    result = exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
+    changed = [
+        a for a, copy in zip(exercise.arguments, copies, strict=True) if _changed(copy, inputs[a])
+    ]
+    if not changed:
+        return result
+    # The verdict stands (the grader sees only what is returned), but a caller would notice.
+    names = ", ".join(changed)
+    note = (
+        f"  note: your function changed its argument {names} in place. This check gave it a "
+        "copy, but a caller's array would be changed: compute into a new array instead."
+    )
+    return replace(result, message=f"{result.message}\n{note}")
+
+
+def _changed(copy: object, original: np.ndarray) -> bool:
+    """Whether the student's function wrote into (or resized) its copy of an input."""
+    if not isinstance(copy, np.ndarray) or copy.shape != original.shape:
+        return True
+    return not np.array_equal(copy, original, equal_nan=True)
 
 
 def answer_in_caller(name: str):

@@ -76,6 +76,17 @@ def wavy(x: np.ndarray, A: np.ndarray, c: np.ndarray) -> float:
     return float(np.sum(c * np.tanh(A @ x)))
 
 
+def _shifting_x(x, A, c, h):
+    """Centred differences that step x itself and never put x[i] back (a typical mistake)."""
+    x, grad = x.copy(), np.zeros_like(x)
+    for i in range(x.size):
+        x[i] += h
+        up = wavy(x, A, c)
+        x[i] -= 2 * h
+        grad[i] = (up - wavy(x, A, c)) / (2 * h)
+    return grad
+
+
 def _differences(x, A, c, h, one_sided=False, step_divisor=2.0):
     grad = np.zeros_like(x)
     for i in range(x.size):
@@ -122,6 +133,12 @@ CENTRED_DIFFERENCE = Exercise(
             "that is the exact gradient A^T (c (1 - tanh^2(A x))); the exercise asks for the "
             "centred difference at this h, which differs from it by about h^2 f''' / 6 (6.6).",
             lambda x, A, c, h: A.T @ (c * (1 - np.tanh(A @ x) ** 2)),
+        ),
+        Mistake(
+            "x changed in place",
+            "you stepped x itself and did not put x[i] back: every later entry is taken at a "
+            "point already moved by -h. Step a copy (x + h e_i), or restore x[i] each time.",
+            lambda x, A, c, h: _shifting_x(x, A, c, float(h)),
         ),
     ),
 )

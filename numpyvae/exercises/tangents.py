@@ -132,7 +132,8 @@ DUAL_BACKWARD = Exercise(
         ),
         Mistake(
             "tangent's weight path",
-            "W appears in the primal and in the tangent u W: dW = x^T A + u^T A_dot (12.6).",
+            "W appears in the primal x W and in the tangent u W: dW needs the tangent's path "
+            "too, through u (12.6).",
             lambda *args: _dual(*args, tangent_weights=False),
         ),
     ),

@@ -87,5 +87,20 @@ ADAM_STEP = Exercise(
                 beta2 * v + (1 - beta2) * grad**2,
             ),
         ),
+        Mistake(
+            "eps before the correction",
+            "eps is added to the bias-corrected sqrt(v_t) / sqrt(1 - beta2^t) (9.7), not to "
+            "sqrt(v_t) before the correction, as in the Adam paper's faster form.",
+            lambda param, grad, m, v, t, lr, beta1, beta2, eps: (
+                param
+                - lr
+                * np.sqrt(1 - beta2**t)
+                / (1 - beta1**t)
+                * (beta1 * m + (1 - beta1) * grad)
+                / (np.sqrt(beta2 * v + (1 - beta2) * grad**2) + eps),
+                beta1 * m + (1 - beta1) * grad,
+                beta2 * v + (1 - beta2) * grad**2,
+            ),
+        ),
     ),
 )

@@ -97,6 +97,13 @@ SAMPLED_KL_BACKWARD = Exercise(
             "loss adds), not of log p - log q.",
             lambda mu, lv, eps: tuple(-g for g in _sampled_kl_grads(mu, lv, eps)),
         ),
+        Mistake(
+            "closed form",
+            "that is the gradient of the closed-form KL (estimator B's, notebook 6's "
+            "kl_backward); estimator A's KL is the average over the M samples of "
+            "log q(z_j|x) - log p(z_j), so its gradient depends on eps.",
+            lambda mu, lv, eps: (mu.copy(), 0.5 * np.expm1(lv)),
+        ),
     ),
     factors={"M": "eps:0"},
 )
@@ -154,10 +161,10 @@ VAE_BACKWARD = Exercise(
     lecture="lecture 000",
     arguments=("x", "eps", "We", "be", "Wd", "bd"),
     outputs=("dWe", "dbe", "dWd", "dbd"),
-    sizes={"M": 2, "B": 3, "d": 5, "k": 2},
+    sizes={"M": 2, "B": 3, "d": 5, "k": 4},  # all differ, and from 2k: see the tests
     hidden_sizes=(
-        {"M": 3, "B": 4, "d": 6, "k": 3},
-        {"M": 4, "B": 2, "d": 7, "k": 2},
+        {"M": 3, "B": 4, "d": 7, "k": 5},
+        {"M": 4, "B": 2, "d": 7, "k": 3},
         {"M": 2, "B": 5, "d": 4, "k": 3},
     ),
     draw=_draw_vae,
