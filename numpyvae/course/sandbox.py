@@ -95,7 +95,7 @@ def command(job: Path, as_root: bool) -> tuple[list[str], list[str]]:
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
         args += ["--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
-        args += ["--unshare-all", "--disable-userns"]
+        args += ["--unshare-all", "--unshare-user", "--disable-userns"]
     args += ["--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib32", "lib64", "sbin"):
         target = Path("/") / link
