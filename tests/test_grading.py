@@ -147,6 +147,8 @@ def graded(tmp_path_factory):
     (folder / MOODLE / "06_gradient_check_exercises.IPYNB").write_text(good, encoding="utf-8")
     (folder / f"{FORMULA}.ipynb").write_text(good, encoding="utf-8")
     (folder / "corrupt.ipynb").write_text('{"cells": [', encoding="utf-8")
+    deep = '{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (folder / "deep_json.ipynb").write_text(deep, encoding="utf-8")
     (folder / "notes.txt").write_text("not a notebook", encoding="utf-8")
     before = sha(folder)
     start = time.monotonic()
@@ -266,6 +268,7 @@ def test_unreadable_notebooks_and_other_files_are_reported_by_name(graded):
         in (graded["stdout"])
     )
     assert "notes.txt is not a notebook (.ipynb): not graded" in graded["stdout"]
+    assert "deep_json.ipynb is not a notebook: its JSON is too deeply nested" in graded["stdout"]
     row = graded["rows"][("corrupt", "dense_backward")]
     assert row["points"] == "0" and "JSON is broken" in row["feedback"]
 

@@ -58,6 +58,7 @@ def parse_reply(
                 replies[key] = f"returned {len(blobs)} arrays"
             else:
                 replies[key] = tuple(load_array(blob) for blob in blobs)
+            # ReplyError stops the reading; so does anything else a forged array provokes
     except ReplyError as exc:
         return replies, str(exc)
     return replies, None
@@ -96,16 +97,19 @@ def load_array(blob: bytes) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise ReplyError(f"an array in .npy format version {version}")
-    except ValueError as exc:
-        raise ReplyError(f"an array that is not .npy data ({_one_line(str(exc))})") from None
+    except Exception as exc:  # a forged header: ValueError, or RecursionError in its literal
+        raise ReplyError(f"an array that is not .npy data ({type(exc).__name__})") from None
     if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
         raise ReplyError(f"an array of dtype {dtype}, not of numbers")
     count = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if count > MAX_ELEMENTS or count * dtype.itemsize != len(blob) - stream.tell():
         raise ReplyError(f"an array of shape {shape} whose size does not match its bytes")
     stream.seek(0)
-    array = np.load(stream, allow_pickle=False)
-    return np.asarray(array, dtype=np.float64)
+    try:
+        array = np.load(stream, allow_pickle=False)
+        return np.asarray(array, dtype=np.float64)
+    except Exception as exc:
+        raise ReplyError(f"an array that cannot be loaded ({type(exc).__name__})") from None
 
 
 def _one_line(text: str) -> str:

@@ -29,7 +29,7 @@ from numpyvae.course.judge import (
     SubmissionResult,
     assignment_exercises,
     digest,
-    grade_submission,
+    grade_safely,
     hidden_sets,
 )
 from numpyvae.course.sandbox import Limits, bwrap
@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sets", type=int, default=3, help="hidden input sets per exercise (3)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per submission (120)")
     p.add_argument("--cell-timeout", type=float, default=10.0, help="seconds per cell/call (10)")
-    p.add_argument("--memory", type=int, default=2048, help="MiB of address space per runner")
+    p.add_argument("--memory", type=int, default=1024, help="MiB of address space per process")
     p.add_argument("--seed", type=int, default=None, help="seed of the hidden inputs (random)")
     p.add_argument(
         "--assignment",
@@ -215,7 +215,7 @@ def run(argv: list[str] | None = None) -> int:
         os.chmod(workdir, 0o711)
         pool = ThreadPoolExecutor(max_workers=args.jobs)
         pending = {
-            pool.submit(grade_submission, s, exercises, hidden, settings, Path(workdir)): s
+            pool.submit(grade_safely, s, exercises, hidden, settings, Path(workdir)): s
             for s in todo
         }
         try:

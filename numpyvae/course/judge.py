@@ -141,7 +141,7 @@ def redefined_checks(source: str, names: Sequence[str]) -> list[str]:
     real = {"check", "report_syntax_errors"} | {f"check_{n}" for n in names}
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     found = []
     for node in ast.walk(tree):
@@ -161,7 +161,7 @@ def patches_in(source: str) -> list[str]:
     """Evidence that a cell rebinds a name inside NumPy, numpyvae or builtins."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     modules = {"numpy", "numpyvae", "builtins", "np"}
     for node in ast.walk(tree):
@@ -206,7 +206,7 @@ def finite_differences_in(source: str) -> str | None:
     """
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     steps: dict[str, float] = {}
     for node in ast.walk(tree):
@@ -304,6 +304,35 @@ def grade_submission(
         ending or "the runner finished",
         round(outcome.seconds, 3),
     )
+
+
+def grade_safely(
+    submission: Submission,
+    exercises: Sequence[Exercise],
+    hidden: Mapping[str, list[HiddenSet]],
+    settings: Settings,
+    workdir: Path,
+) -> SubmissionResult:
+    """`grade_submission`, except that a failure of the grader itself costs this submission
+    a result in review (and a regrade on --resume), never the class's run."""
+    try:
+        return grade_submission(submission, exercises, hidden, settings, workdir)
+    except Exception as exc:
+        why = f"the grader failed on this submission ({type(exc).__name__}: {exc})"[:300]
+        grades = tuple(
+            ExerciseGrade(e.name, 0.0, 0, settings.sets, f"FAIL ({e.name}): {why}", why)
+            for e in exercises
+        )
+        return SubmissionResult(
+            submission.key,
+            submission.name,
+            submission.student_id,
+            submission.entries,
+            "",  # matches no notebook: --resume grades it again
+            grades,
+            why,
+            0.0,
+        )
 
 
 def _run(job, notebooks, exercises, hidden, settings) -> sandbox.Outcome:

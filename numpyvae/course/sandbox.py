@@ -40,8 +40,8 @@ class Limits:
     """What one runner may use: seconds of wall clock and CPU, bytes, processes, files."""
 
     wall: float = 120.0
-    memory: int = 2 * 1024**3  # address space, bytes
-    processes: int = 32
+    memory: int = 1024**3  # address space of each process, bytes
+    processes: int = 4  # at worst, memory x processes x runners at once is in use
     file_size: int = 16 * 1024**2
     open_files: int = 64
     reply: int = 64 * 1024**2  # bytes of reply read before the runner is killed

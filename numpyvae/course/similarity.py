@@ -53,7 +53,7 @@ def tokens(source: str) -> list[str]:
                 out.append("S")
             elif tok.type == tokenize.OP:
                 out.append(tok.string)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError):
         pass
     return out
 

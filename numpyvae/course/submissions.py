@@ -126,6 +126,10 @@ def read_cells(path: Path) -> list[str]:
         ) from None
     except OSError as exc:
         raise NotebookError(f"{path.name} cannot be read ({exc.strerror})") from None
+    except (RecursionError, MemoryError, ValueError):  # JSON nested thousands deep
+        raise NotebookError(
+            f"{path.name} is not a notebook: its JSON is too deeply nested"
+        ) from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{path.name} is JSON but not a notebook (no list of cells)")
     cells = []
