@@ -45,6 +45,7 @@ needs_bwrap = pytest.mark.skipif(
 EXPECTED = {
     "all_correct": {},
     "honest_check_helpers": {},
+    "honest_notebook_habits": {},
     "copied_helper_a": {},
     "copied_helper_b": {},
     "zz_victim": {},
@@ -150,6 +151,10 @@ def graded(tmp_path_factory):
     deep = '{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (folder / "deep_json.ipynb").write_text(deep, encoding="utf-8")
     (folder / "notes.txt").write_text("not a notebook", encoding="utf-8")
+    solutions = ROOT / "notebooks" / "solutions" / "06_gradient_check_solutions.ipynb"
+    (folder / "linked.ipynb").symlink_to(solutions)  # a student's symlink to the solutions
+    (folder / "linker").mkdir()
+    (folder / "linker" / "06_gradient_check_exercises.ipynb").symlink_to(solutions)
     before = sha(folder)
     start = time.monotonic()
     done = subprocess.run(
@@ -269,6 +274,9 @@ def test_unreadable_notebooks_and_other_files_are_reported_by_name(graded):
     )
     assert "notes.txt is not a notebook (.ipynb): not graded" in graded["stdout"]
     assert "deep_json.ipynb is not a notebook: its JSON is too deeply nested" in graded["stdout"]
+    assert "linked.ipynb is a symbolic link: not graded" in graded["stdout"]
+    assert "linker/06_gradient_check_exercises.ipynb is a symbolic link" in graded["stdout"]
+    assert "linked" not in graded["wide"] and "linker" not in graded["wide"]
     row = graded["rows"][("corrupt", "dense_backward")]
     assert row["points"] == "0" and "JSON is broken" in row["feedback"]
 

@@ -403,7 +403,8 @@ def _grade_exercise(exercise, sets, replies, ending, unreadable, evidence):
     for i, hidden_set in enumerate(sets):
         reply = replies.get((exercise.name, i))
         if reply is None:
-            why = "; ".join(unreadable) if unreadable else ending or "no answer came back"
+            why = "; ".join(unreadable) or ending
+            why = why or "the notebook's process ended before this answer was called (an exit?)"
             results.append((False, f"FAIL ({exercise.name}): {why}", None))
         elif isinstance(reply, str):
             why = "; ".join([*unreadable, reply])  # an unreadable notebook is the first reason

@@ -77,14 +77,23 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str], list[st
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith("."):
             continue
+        if entry.is_symlink():  # it could point at the solutions, or anyone's files
+            skipped.append(f"{entry.name} is a symbolic link: not graded")
+            continue
         if entry.is_dir():
             name, student_id = parse_name(entry.name)
             notebooks = [
                 p
                 for p in sorted(entry.rglob("*"))
                 if p.is_file()
+                and not p.is_symlink()
                 and is_notebook(p)
                 and not any(part.startswith(".") for part in p.relative_to(entry).parts)
+            ]
+            skipped += [
+                f"{p.relative_to(folder)} is a symbolic link: not graded"
+                for p in sorted(entry.rglob("*"))
+                if p.is_symlink()
             ]
             if not notebooks:
                 skipped.append(f"{entry.name}/ holds no notebook: not graded")
