@@ -165,7 +165,9 @@ def test_release_command_writes_the_exercises_and_no_solution(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["06_gradient_check_exercises.ipynb", "README.md", "derivations.md"]
+    assignments = ["06_gradient_check", "12_layers_and_backprop", "13_vae", "14_beyond"]
+    expected = [f"{stem}_exercises.ipynb" for stem in assignments] + ["README.md"]
+    assert names == expected + ["derivations.md"]
     assert (out / "derivations.md").read_bytes() == (ROOT / "derivations.md").read_bytes()
     texts = {}
     for path in out.iterdir():

@@ -14,9 +14,9 @@
 #
 # * `PASS`, or
 # * `FAIL` with the worst entry: which array, which index, your value and the numerical one; when
-#   your values are a constant multiple of the right ones (half, twice, minus, 1/M times...) or their
-#   transpose, it says so, since that is what the typical mistakes look like; or a sentence saying
-#   what went wrong (not implemented yet, an exception, a wrong shape, a syntax error).
+#   your answer looks like a typical mistake of that exercise (a factor 1/2 or 2, a sign, a 1/M, a
+#   transpose, a term left out...), a hint naming it; or a sentence saying what went wrong (not
+#   implemented yet, an exception, a wrong shape, a syntax error).
 #
 # Neither a check nor a syntax error stops the notebook, so you can "Run All" and see where you
 # stand. Conventions: the upstream gradient comes first (`dout` = $\partial L/\partial\,\mathrm{out}$),
@@ -62,7 +62,7 @@ def wrong_dense_backward(dout, x, W, b):
 result = check_dense_backward(wrong_dense_backward)
 
 # %% [markdown]
-# ## Exercise 1: the dense layer (derivations.md §6.1)
+# ## Exercise 1: the dense layer (derivations.md §6.1; lecture 000)
 #
 # $\mathrm{out} = xW + b$ with $x$ `(N, D_in)`, $W$ `(D_in, D_out)`, $b$ `(D_out,)`.
 # Given `dout` $= \partial L/\partial\,\mathrm{out}$ `(N, D_out)`, return
@@ -85,7 +85,7 @@ def dense_backward(dout, x, W, b):
 result = check_dense_backward()
 
 # %% [markdown]
-# ## Exercise 2: ReLU (derivations.md §6.2)
+# ## Exercise 2: ReLU (derivations.md §6.2; lecture 000)
 #
 # $\mathrm{out} = \max(x, 0)$ element-wise. Return $\partial L/\partial x$ given `dout`.
 # Use derivative 0 at $x = 0$ (the check keeps away from the kink; notebook 2 shows why).
@@ -103,7 +103,7 @@ def relu_backward(dout, x):
 result = check_relu_backward()
 
 # %% [markdown]
-# ## Exercise 3: the reparameterization (derivations.md §3.4)
+# ## Exercise 3: the reparameterization (derivations.md §3.4; lecture 000)
 #
 # $z_j = \mu + \sigma \odot \epsilon_j$ with $\sigma = \exp(\tfrac12\log\sigma^2)$, for $M$ samples
 # $j = 1..M$: `mu`, `logvar` are `(B, k)`, `eps` and `dz` $= \partial L/\partial z$ are `(M, B, k)`.
@@ -127,7 +127,7 @@ def reparam_backward(dz, mu, logvar, eps):
 result = check_reparam_backward()
 
 # %% [markdown]
-# ## Exercise 4: the KL to $\mathcal{N}(0, I)$ (derivations.md §4.1, §4.3)
+# ## Exercise 4: the KL to $\mathcal{N}(0, I)$ (derivations.md §4.1, §4.3; lecture 003)
 #
 # $\mathrm{KL}_b = \tfrac12\sum_{i=1}^k(\mu_{bi}^2 + \sigma_{bi}^2 - \log\sigma_{bi}^2 - 1)$ for each row $b$.
 # Return the gradient of $\sum_b \mathrm{KL}_b$ with respect to `mu` and `logvar`, both `(B, k)`.
@@ -148,7 +148,7 @@ def kl_backward(mu, logvar):
 result = check_kl_backward()
 
 # %% [markdown]
-# ## Exercise 5: the Bernoulli reconstruction loss (derivations.md §5.3)
+# ## Exercise 5: the Bernoulli reconstruction loss (derivations.md §5.3; lecture 004)
 #
 # The decoder outputs logits $l$ `(B, d)`; $p_\theta(x|z) = \prod_i s_i^{x_i}(1-s_i)^{1-x_i}$ with
 # $s = \mathrm{sigmoid}(l)$, so $-\log p_\theta(x|z) = \sum_i [\mathrm{softplus}(l_i) - x_i l_i]$.
@@ -188,3 +188,5 @@ assert all(r.passed for r in results.values())
 # When all five pass you have written, by hand, every gradient the VAE needs apart from the
 # chain through the MLPs (derivations.md §6.3): compare with `numpyvae/layers/dense.py`,
 # `numpyvae/posteriors/diagonal_gaussian.py` and `numpyvae/likelihoods/bernoulli.py`.
+# This is assignment 1 of four: next, notebook 12 (layers and backprop), then 13 (the VAE) and
+# 14 (beyond the basic VAE).

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from numpyvae.course import sandbox
-from numpyvae.course.channel import parse_reply
+from numpyvae.course.channel import MAX_ELEMENTS, parse_reply
 from numpyvae.course.submissions import NotebookError, Submission, read_cells, stem
 from numpyvae.exercises import EXERCISES, Exercise
 
@@ -368,6 +368,7 @@ def _run(job, notebooks, exercises, hidden, settings) -> sandbox.Outcome:
     request = {
         "drop_to": sandbox.NOBODY if (settings.sandboxed and as_root) else None,
         "sys_path": path,
+        "max_elements": MAX_ELEMENTS,
         "cell_timeout": settings.cell_timeout,
         "notebooks": request_notebooks,
         "exercises": request_exercises,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from numpyvae.exercises.exercise import Exercise, Mistake
 from numpyvae.exercises.layers import dense_forward, relu_forward
 from numpyvae.exercises.likelihoods import bernoulli_nll
-from numpyvae.exercises.live import check, report_syntax_errors, syntax_guard
+from numpyvae.exercises.live import check, report_syntax_errors, summary, syntax_guard
 from numpyvae.exercises.posterior import kl_forward, reparam_forward
 from numpyvae.exercises.registry import ASSIGNMENTS, EXERCISES
 from numpyvae.exercises.result import ExerciseResult
@@ -51,6 +51,7 @@ __all__ = [
     "relu_forward",
     "reparam_forward",
     "report_syntax_errors",
+    "summary",
     "syntax_guard",
 ]
 

@@ -13,6 +13,7 @@ one FAIL sentence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -42,10 +43,15 @@ class Mistake:
 class Exercise:
     """A graded exercise: a student writes `name(*arguments) -> outputs`.
 
-    `draw(sizes, rng)` makes the inputs (float64 arrays, 0-d for scalars) and
-    `reference(inputs)` the right outputs, a tuple in the order of `outputs`. `factors`
-    maps a size (e.g. "M") to where its value is read ("eps:0", the first axis of eps): a
-    right answer times 1/M or M is then named so when no listed mistake explains it.
+    `notebook` is the stem of the assignment notebook that asks for it, `title` what it
+    computes, `section` and `lecture` where it is derived ("§6.1", "lecture 000"). `sizes`
+    are the notebook's, `hidden_sizes` (at least three) the grader's. `draw(sizes, rng)`
+    makes the inputs (float64 arrays, 0-d for scalars) and `reference(inputs)` the right
+    outputs, a tuple in the order of `outputs`, named `reference_name` in messages (the
+    student's being `answer_name`). `mistakes` are the typical wrong answers; `factors` maps
+    a size (e.g. "M") to where its value is read ("eps:0", the first axis of eps), so that a
+    right answer times 1/M or M is named so when no listed mistake explains it;
+    `nonfinite_hint` says why an answer might overflow on these inputs.
     """
 
     name: str
@@ -63,7 +69,13 @@ class Exercise:
     reference_name: str = "finite differences"
     answer_name: str = "backward"
     tolerance: float = DEFAULT_TOLERANCE
+    nonfinite_hint: str = ""
     factors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def numerical_reference(self) -> bool:
+        """Whether the reference is finite differences (an answer never equals it exactly)."""
+        return self.reference_name.startswith("finite differences")
 
     # ------------------------------------------------------------------ the inputs
 
@@ -97,6 +109,10 @@ class Exercise:
         """
         inputs = {k: np.array(v, dtype=np.float64) for k, v in inputs.items()}
         right = tuple(np.asarray(r, dtype=np.float64) for r in self.reference(dict(inputs)))
+        with np.errstate(all="ignore"):  # an answer's 1e308 is judged, not warned about
+            return self._verdict(inputs, outputs, right)
+
+    def _verdict(self, inputs: Inputs, outputs, right: tuple[np.ndarray, ...]) -> ExerciseResult:
         arrays_or_failure = self._as_arrays(outputs, right)
         if isinstance(arrays_or_failure, ExerciseResult):
             return arrays_or_failure
@@ -113,15 +129,16 @@ class Exercise:
             for c in checks
         ]
         hints = [] if passed else self._recognise(inputs, arrays, right, checks)
-        lines += [f"  hint: {hint}" for _, hint in hints]
-        return ExerciseResult(
-            self.name, passed, "\n".join(lines), worst, hints[0][0] if hints else None
-        )
+        said: dict[str, str] = {}  # one mistake in several arrays is said once, for the first
+        for key, hint in hints:
+            said.setdefault(key, hint)
+        lines += [f"  hint: {hint}" for hint in said.values()]
+        return ExerciseResult(self.name, passed, "\n".join(lines), worst, next(iter(said), None))
 
     def _describe_check(self, c: ArrayCheck) -> str:
-        where = f"{c.name}[{', '.join(map(str, c.index))}]"
+        where = f"worst entry {c.name}[{', '.join(map(str, c.index))}]" if c.index else "value"
         return (
-            f"{c.name}: relative error {c.error:.2e}; worst entry {where}: "
+            f"{c.name}: relative error {c.error:.2e}; {where}: "
             f"{self.answer_name} gave {c.analytic:.10g}, {self.reference_name} {c.numeric:.10g}"
         )
 
@@ -133,15 +150,16 @@ class Exercise:
         """The returned values as float64 arrays of the right shapes, or the FAIL saying why not."""
         n = len(self.outputs)
         if not isinstance(outputs, (tuple, list)):
-            return self.fail(f"expected a tuple of {n} outputs, got {_describe(outputs)}")
+            return self.fail(f"expected a tuple of {n} outputs, got {describe(outputs)}")
         if n > 1 and len(outputs) == 1 and outputs[0] is None:
             return self.fail(f"return {n} arrays ({', '.join(self.outputs)}); got None")
         if len(outputs) != n:
             what = ", ".join(self.outputs)
+            got = f"{len(outputs)} value{'' if len(outputs) == 1 else 's'}"
             return self.fail(
-                f"return {n} arrays ({what}) as a tuple; got {len(outputs)} values"
+                f"return {n} arrays ({what}) as a tuple; got {got}"
                 if n > 1
-                else f"return one array ({what}); got {len(outputs)} values"
+                else f"return one array ({what}); got {got}"
             )
         arrays = []
         for name, out, want in zip(self.outputs, outputs, right, strict=True):
@@ -149,12 +167,13 @@ class Exercise:
                 return self.fail(f"{name} is None: did you forget a `return`?")
             array = _numeric_array(out)
             if array is None:
-                return self.fail(f"{name} must be a NumPy array of numbers, got {_describe(out)}")
+                return self.fail(f"{name} must be a NumPy array of numbers, got {describe(out)}")
             if array.shape != want.shape:
                 return self._wrong_shape(name, array, want)
             array = array.astype(np.float64)
             if not np.all(np.isfinite(array)):
-                return self.fail(f"{name} contains NaN or infinity")
+                hint = f" {self.nonfinite_hint}" if self.nonfinite_hint else ""
+                return self.fail(f"{name} contains NaN or infinity.{hint}", "not finite")
             arrays.append(array)
         return tuple(arrays)
 
@@ -186,7 +205,18 @@ class Exercise:
             got = mistake.answer(*copies)
             got = got if len(self.outputs) > 1 else (got,)
             wrong_answers.append((mistake, tuple(np.asarray(g, dtype=np.float64) for g in got)))
+
         sizes = self.factor_sizes(inputs)
+
+        def same(a: np.ndarray, b: np.ndarray) -> bool:
+            return a.shape == b.shape and compare("", a, b).error <= 1e-6
+
+        # A mistake that explains more of the returned arrays wins: with M = 2, "times M" and
+        # "a factor 2" give the same dlogvar, but only one of them also leaves dmu right.
+        scored = sorted(
+            wrong_answers,
+            key=lambda mg: -sum(same(a, g) for a, g in zip(arrays, mg[1], strict=True)),
+        )
         for i, (name, array, want, c) in enumerate(
             zip(self.outputs, arrays, right, checks, strict=True)
         ):
@@ -195,17 +225,13 @@ class Exercise:
             ratio = _constant_ratio(array, want)
             said = f"your {name} is exactly {ratio:.4g} times the right values" if ratio else ""
             matched = next(
-                (
-                    m
-                    for m, got in wrong_answers
-                    if got[i].shape == want.shape
-                    and compare(name, got[i], want).error > self.tolerance
-                    and compare(name, array, got[i]).error <= 1e-6
-                ),
-                None,
+                (m for m, got in scored if same(array, got[i]) and not same(want, got[i])), None
             )
             if matched is not None:
-                hint = matched.hint.format_map(sizes)
+                # "(6.5)" in a hint is an equation of derivations.md: say so to the student
+                hint = re.sub(r"\((\d+\.\d+)\)", r"(derivations.md, eq. \1)", matched.hint)
+                for size_name, size in sizes.items():
+                    hint = hint.replace("{" + size_name + "}", str(size))
                 found.append((matched.key, f"{said}: {hint}" if said else hint))
             elif _is_transpose(array, want):
                 found.append(("transpose", f"your {name} is the transpose of the right one."))
@@ -252,6 +278,8 @@ def _constant_ratio(a: np.ndarray, n: np.ndarray) -> float | None:
     if scale == 0.0:
         return None
     big = np.abs(n) > 1e-3 * scale
+    if np.count_nonzero(big) < 2:  # one number is a multiple of any other: nothing to say
+        return None
     c = float(np.median(a[big] / n[big]))
     # Finite differences carry ~1e-10 relative noise: 1e-6 separates a constant from a pattern.
     if c == 0.0 or not np.allclose(a, c * n, rtol=1e-6, atol=1e-6 * scale * abs(c)):
@@ -275,7 +303,8 @@ def _name_factor(said: str, c: float, sizes: Mapping[str, int]) -> tuple[str, st
     return "factor", f"{said}: one constant factor is wrong."
 
 
-def _describe(value) -> str:
+def describe(value) -> str:
+    """A short description of what a student's function returned, for a FAIL message."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, (tuple, list)):

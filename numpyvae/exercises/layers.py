@@ -1,4 +1,4 @@
-"""Exercises on the layers' backward passes (derivations.md §6; lecture 002).
+"""Exercises on the layers' backward passes (derivations.md §6; lecture 000).
 
     dense_backward(dout, x, W, b) -> (dx, dW, db)      out = x W + b               (§6.1)
     relu_backward(dout, x) -> dx                       out = max(x, 0)             (§6.2)
@@ -14,7 +14,7 @@ import numpy as np
 from numpyvae.exercises.exercise import Exercise, Mistake
 from numpyvae.exercises.references import by_finite_differences, vjp_loss
 
-FIRST = "06_gradient_check_exercises"
+ASSIGNMENT_1 = "06_gradient_check_exercises"
 
 
 def dense_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -40,10 +40,10 @@ def _draw_dense(s, rng):
 
 DENSE_BACKWARD = Exercise(
     name="dense_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="the dense layer's backward",
     section="§6.1",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("dout", "x", "W", "b"),
     outputs=("dx", "dW", "db"),
     sizes={"N": 4, "D_in": 5, "D_out": 3},
@@ -75,10 +75,10 @@ DENSE_BACKWARD = Exercise(
 
 RELU_BACKWARD = Exercise(
     name="relu_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="ReLU's backward",
     section="§6.2",
-    lecture="lecture 002",
+    lecture="lecture 000",
     arguments=("dout", "x"),
     outputs=("dx",),
     sizes={"N": 4, "D": 6},

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from numpyvae.exercises.exercise import Exercise
+from numpyvae.exercises.exercise import Exercise, describe
 from numpyvae.exercises.registry import EXERCISES
 from numpyvae.exercises.result import ExerciseResult
 
@@ -57,6 +57,23 @@ def check(
     return result
 
 
+def summary(notebook: str, *, verbose: bool = True) -> dict[str, ExerciseResult]:
+    """Check every exercise of the assignment `notebook` (its stem) quietly; print PASS or FAIL
+    for each and how many pass. The answers are looked up in the caller's namespace."""
+    names = [name for name, exercise in EXERCISES.items() if exercise.notebook == notebook]
+    if not names:
+        notebooks = sorted({e.notebook for e in EXERCISES.values()})
+        raise ValueError(f"no assignment {notebook!r}; the assignments are {notebooks}")
+    results = {name: check(name, answer_in_caller(name), verbose=False) for name in names}
+    if verbose:
+        width = max(map(len, names))
+        for name, result in results.items():
+            print(f"{name:>{width}}: {'PASS' if result.passed else 'FAIL'}")
+        passed = sum(r.passed for r in results.values())
+        print(f"{passed} of {len(results)} exercises pass")
+    return results
+
+
 def call_and_judge(exercise: Exercise, fn, inputs: dict[str, np.ndarray]) -> ExerciseResult:
     """Call fn on copies of `inputs` in this process; every failure becomes a FAIL verdict."""
     if isinstance(fn, Missing):
@@ -80,8 +97,11 @@ def call_and_judge(exercise: Exercise, fn, inputs: dict[str, np.ndarray]) -> Exe
             f"your function raised {type(exc).__name__}: {exc}{_student_line(exc)}. "
             "The inputs were " + ", ".join(f"{n} {a.shape}" for n, a in inputs.items())
         )
-    several = len(exercise.outputs) > 1 and isinstance(returned, (tuple, list))
-    return exercise.judge(inputs, tuple(returned) if several else (returned,))
+    n = len(exercise.outputs)
+    if n > 1 and not isinstance(returned, (tuple, list)):
+        what = ", ".join(exercise.outputs)
+        return exercise.fail(f"return {n} arrays ({what}) as a tuple; got {describe(returned)}")
+    return exercise.judge(inputs, tuple(returned) if n > 1 else (returned,))
 
 
 def answer_in_caller(name: str):

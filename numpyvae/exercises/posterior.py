@@ -1,4 +1,4 @@
-"""Exercises on the Gaussian posterior: the reparameterization and the KL (lectures 001, 003).
+"""Exercises on the Gaussian posterior: the reparameterization and the KL (lectures 000, 003).
 
 reparam_backward(dz, mu, logvar, eps) -> (dmu, dlogvar)
                               z_j = mu + exp(logvar/2) eps_j, j = 1..M           (§3.4)
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from numpyvae.exercises.exercise import Exercise, Mistake
-from numpyvae.exercises.layers import FIRST
+from numpyvae.exercises.layers import ASSIGNMENT_1
 from numpyvae.exercises.references import by_finite_differences, vjp_loss
 from numpyvae.posteriors import DiagonalGaussian
 
@@ -43,10 +43,10 @@ def _draw_reparam(s, rng):
 
 REPARAM_BACKWARD = Exercise(
     name="reparam_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="the reparameterization's backward",
     section="§3.4",
-    lecture="lecture 001",
+    lecture="lecture 000",
     arguments=("dz", "mu", "logvar", "eps"),
     outputs=("dmu", "dlogvar"),
     sizes={"M": 3, "B": 4, "k": 2},
@@ -95,7 +95,7 @@ REPARAM_BACKWARD = Exercise(
 
 KL_BACKWARD = Exercise(
     name="kl_backward",
-    notebook=FIRST,
+    notebook=ASSIGNMENT_1,
     title="the KL to N(0, I)",
     section="§4.3",
     lecture="lecture 003",
