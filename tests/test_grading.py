@@ -26,7 +26,7 @@ import pytest
 
 from numpyvae.course import channel, grade, gradebook, similarity, submissions
 from numpyvae.course.judge import SubmissionResult, finite_differences_in, redefined_checks
-from numpyvae.exercises import EXERCISES
+from numpyvae.exercises import ASSIGNMENTS, EXERCISES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from attacks import ATTACKS, REVIEW_OK, fill  # noqa: E402
@@ -317,6 +317,29 @@ def test_resume_grades_only_what_is_missing_and_overwrite_replaces(tmp_path):
     assert (out / "lms.csv").read_text(encoding="utf-8") == first
     assert grade.main(command + ["--resume", "--seed", "4"]) == 2  # not the same grading
     assert grade.main(command + ["--overwrite"]) == 0
+
+
+@needs_bwrap
+def test_every_assignment_is_graded_from_the_registry(tmp_path):
+    """The solutions of every assignment, handed in as one folder, score full marks; the
+    notebooks as released score 0; a copy of the solutions is in review for it."""
+    folder = tmp_path / "subs"
+    for student, source in (("teacher", ROOT / "notebooks" / "solutions"), ("blank", None)):
+        (folder / student).mkdir(parents=True)
+        for stem in ASSIGNMENTS:
+            path = (
+                source / f"{stem.replace('exercises', 'solutions')}.ipynb"
+                if source
+                else (ROOT / "notebooks" / f"{stem}.ipynb")
+            )
+            shutil.copy(path, folder / student / f"{stem}.ipynb")
+    out = tmp_path / "grades"
+    assert grade.main([str(folder), "--out", str(out), "-j", "2", "--seed", "2"]) == 0
+    with open(out / "lms.csv", newline="", encoding="utf-8") as f:
+        wide = {row["student"]: row for row in csv.DictReader(f)}
+    assert wide["teacher"]["total"] == wide["teacher"]["max"] == str(len(EXERCISES))
+    assert wide["teacher"]["review"].startswith("shares code with the solutions (score 1.00")
+    assert wide["blank"]["total"] == "0" and wide["blank"]["review"] == ""
 
 
 # ------------------------------------------------------------------ bad instructor input

@@ -262,11 +262,11 @@ def _references(assignments: list[str]) -> dict[str, str]:
         if "course" not in p.relative_to(package).parts
     )
     references = {"numpyvae's source": library}
-    solutions = package.parent / "notebooks" / "solutions"
-    for stem in assignments:
-        path = solutions / f"{stem.replace('exercises', 'solutions')}.ipynb"
-        if path.is_file():
-            references[f"the solutions ({path.name})"] = "\n".join(read_cells(path))
+    folder = package.parent / "notebooks" / "solutions"
+    paths = [folder / f"{stem.replace('exercises', 'solutions')}.ipynb" for stem in assignments]
+    solutions = ["\n".join(read_cells(path)) for path in paths if path.is_file()]
+    if solutions:  # one reference: a submission's answers may come from several of them
+        references["the solutions"] = "\n".join(solutions)
     return references
 
 

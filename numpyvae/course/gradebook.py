@@ -108,7 +108,7 @@ def write_all(
             earned = points(grade, review, strict)
             total += earned
             wide.append(_number(earned))
-            flagged += [f"{exercise.name}: {review}"] if review else []
+            flagged += [(exercise.name, atom) for atom in review.split(" | ") if atom]
             long_rows.append(
                 [result.name, result.student_id, exercise.name, exercise.notebook]
                 + [_number(earned), 1, grade.passed_sets, grade.sets, grade.feedback, review]
@@ -116,7 +116,7 @@ def write_all(
         totals[result.key] = total
         wide_rows.append(
             [result.student_id, result.name, *wide, _number(total), len(names)]
-            + ["; ".join(flagged)]
+            + [_summary(flagged, names)]
         )
         write_atomic(
             folder / "feedback" / f"{result.key}.md",
@@ -130,6 +130,17 @@ def write_all(
         _csv(["a", "b", "score", "shared"], [[p.a, p.b, p.score, p.shared] for p in pairs]),
     )
     return totals
+
+
+def _summary(flagged: list[tuple[str, str]], names: list[str]) -> str:
+    """Each piece of evidence once, with the exercises it concerns (unless it is all of them)."""
+    by_evidence: dict[str, list[str]] = {}
+    for exercise, evidence in flagged:
+        by_evidence.setdefault(evidence, []).append(exercise)
+    return "; ".join(
+        evidence if len(exercises) == len(names) else f"{', '.join(exercises)}: {evidence}"
+        for evidence, exercises in by_evidence.items()
+    )
 
 
 def _number(value: float) -> str:
