@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpyvae.course import channel, grade, gradebook, similarity, submissions
+from numpyvae.course import channel, grade, gradebook, sandbox, similarity, submissions
 from numpyvae.course.judge import SubmissionResult, finite_differences_in, redefined_checks
 from numpyvae.exercises import ASSIGNMENTS, EXERCISES
 
@@ -340,6 +341,17 @@ def test_every_assignment_is_graded_from_the_registry(tmp_path):
     assert wide["teacher"]["total"] == wide["teacher"]["max"] == str(len(EXERCISES))
     assert wide["teacher"]["review"].startswith("shares code with the solutions (score 1.00")
     assert wide["blank"]["total"] == "0" and wide["blank"]["review"] == ""
+
+
+@needs_bwrap
+def test_the_sandbox_of_an_instructor_without_root_grades_too(class_folder, tmp_path, monkeypatch):
+    """Not root: bwrap makes a user namespace, and the runner keeps the instructor's user."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    argv, _ = sandbox.command(tmp_path, as_root=False)
+    assert "--unshare-user" in argv and "--cap-add" not in argv
+    out = tmp_path / "grades"
+    assert grade.main([str(class_folder), "--out", str(out), "--sets", "1"]) == 0
+    assert ",5,5," in (out / "lms.csv").read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------ bad instructor input
