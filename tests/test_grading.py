@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,7 @@ EXPECTED = {
     "kl_missing_half": {"kl_backward": (0, "exactly 2 times the right values")},
     "reparam_one_over_m_twice": {"reparam_backward": (0, "exactly 0.2 times the right values")},
     "bernoulli_sign_flip": {"bernoulli_backward": (0, "exactly -1 times the right values")},
+    "partly_right": {"relu_backward": (0.33, "passed 1 of 3 hidden input sets; FAIL")},
     "blank": dict.fromkeys(ALL, (0, "still raises NotImplementedError")),
     "syntax_error": {"relu_backward": (0, "SyntaxError")},
     "infinite_loop": {
@@ -149,6 +151,8 @@ def graded(tmp_path_factory):
     (folder / MOODLE / "06_gradient_check_exercises.IPYNB").write_text(good, encoding="utf-8")
     (folder / f"{FORMULA}.ipynb").write_text(good, encoding="utf-8")
     (folder / "corrupt.ipynb").write_text('{"cells": [', encoding="utf-8")
+    (folder / "saved_by_a_browser.ipynb.json").write_text(good, encoding="utf-8")
+    (folder / "latin1.ipynb").write_bytes(good.encode("utf-8") + "é".encode("latin-1"))
     deep = '{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (folder / "deep_json.ipynb").write_text(deep, encoding="utf-8")
     (folder / "notes.txt").write_text("not a notebook", encoding="utf-8")
@@ -168,6 +172,7 @@ def graded(tmp_path_factory):
         cwd=top,
     )
     seconds = time.monotonic() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     time.sleep(0.5)  # anything a runner left behind would be running now
     stop.set()
     thread.join()
@@ -189,6 +194,7 @@ def graded(tmp_path_factory):
         "connections": connections,
         "processes": marker_processes(),
         "seconds": seconds,
+        "peak_kib": peak_kib,
         "values": values,
     }
 
@@ -239,6 +245,9 @@ def test_the_attacks_harm_nothing_and_nobody(graded):
     assert MARKER not in text
     assert all(0 <= float(row["points"]) <= 1 for row in graded["rows"].values())
     assert len(graded["rows"]) == len(graded["wide"]) * len(ALL)
+    # 200 MiB of log and a reply flood cost the judge nothing of the sort (the largest process
+    # this test ever waited for, judge and runners alike)
+    assert graded["peak_kib"] < 600 * 1024, graded["peak_kib"]
     # the victim graded after every attack, and the first and last fixtures, are untouched
     assert graded["wide"]["zz_victim"]["total"] == "5"
     assert graded["wide"]["all_correct"]["total"] == "5"
@@ -275,6 +284,10 @@ def test_unreadable_notebooks_and_other_files_are_reported_by_name(graded):
     )
     assert "notes.txt is not a notebook (.ipynb): not graded" in graded["stdout"]
     assert "deep_json.ipynb is not a notebook: its JSON is too deeply nested" in graded["stdout"]
+    assert "latin1: latin1.ipynb is not UTF-8 text (byte" in graded["stdout"]
+    row = graded["rows"][("latin1", "kl_backward")]
+    assert row["points"] == "0" and "is not UTF-8 text" in row["feedback"]
+    assert graded["wide"]["saved_by_a_browser"]["total"] == "5"
     assert "linked.ipynb is a symbolic link: not graded" in graded["stdout"]
     assert "linker/06_gradient_check_exercises.ipynb is a symbolic link" in graded["stdout"]
     assert "linked" not in graded["wide"] and "linker" not in graded["wide"]
