@@ -367,6 +367,30 @@ def test_the_sandbox_of_an_instructor_without_root_grades_too(class_folder, tmp_
     assert ",5,5," in (out / "lms.csv").read_text(encoding="utf-8")
 
 
+@needs_bwrap
+def test_a_sandbox_that_cannot_start_is_refused_before_any_work(
+    class_folder, tmp_path, capsys, monkeypatch
+):
+    broken = ["bwrap", "--ro-bind", str(tmp_path / "missing"), "/x", "true"]
+    monkeypatch.setattr(sandbox, "command", lambda job, as_root: (broken, []))
+    assert grade.main([str(class_folder), "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a runner does not start here with bubblewrap" in err, err
+    assert "Can't find source path" in err and not (tmp_path / "g").exists()
+
+
+def test_a_file_named_like_another_students_download_does_not_join_theirs(tmp_path):
+    (tmp_path / "doe, jane_12345_1_06.ipynb").write_text("{}")
+    (tmp_path / "doe, jane_12345_2_12.ipynb").write_text("{}")  # the same student, twice
+    (tmp_path / "mallory_12345_3_06.ipynb").write_text("{}")  # someone else, with her id
+    found, _, duplicates = submissions.find_submissions(tmp_path)
+    assert [(s.name, len(s.notebooks)) for s in found] == [("doe, jane", 2)]
+    assert duplicates == [
+        "two students share the name or id '12345': doe, jane_12345_1_06.ipynb and "
+        "mallory_12345_3_06.ipynb"
+    ]
+
+
 # ------------------------------------------------------------------ bad instructor input
 
 

@@ -31,6 +31,7 @@ from numpyvae.course.judge import (
     digest,
     grade_safely,
     hidden_sets,
+    runner_fault,
 )
 from numpyvae.course.sandbox import Limits, bwrap
 from numpyvae.course.submissions import NotebookError, find_submissions, read_cells
@@ -153,7 +154,7 @@ def run(argv: list[str] | None = None) -> int:
                 code += read_cells(path)
             except NotebookError as exc:
                 print(f"grade: {submission.key}: {exc} (graded 0 with this reason)")
-        sources[submission.key] = "\n".join(code)
+        sources[submission.key] = "\n".join(code)[: similarity.MAX_CODE]
     assignments = args.assignment or [
         stem
         for stem in ASSIGNMENTS
@@ -188,6 +189,16 @@ def run(argv: list[str] | None = None) -> int:
             "grade: --no-sandbox: submissions run with your user's rights; they can read and "
             "write your files (the solutions, other submissions, this gradebook), use the "
             "network and leave processes behind. Only limits of time, memory and processes hold."
+        )
+
+    with tempfile.TemporaryDirectory(prefix="numpyvae-grade-") as workdir:
+        os.chmod(workdir, 0o711)
+        fault = runner_fault(settings, Path(workdir))
+    if fault:
+        how = "--no-sandbox" if args.no_sandbox else "bubblewrap"
+        raise Refused(
+            f"a runner does not start here with {how} ({fault}): nothing graded"
+            + ("; --no-sandbox grades unprotected" if not args.no_sandbox else "")
         )
 
     # From here on, files are written.

@@ -32,6 +32,9 @@ from numpyvae.course.channel import MAX_ELEMENTS, parse_reply
 from numpyvae.course.submissions import NotebookError, Submission, read_cells, stem
 from numpyvae.exercises import EXERCISES, Exercise
 
+MAX_ANALYSED_CELLS = 2000  # cells of a notebook read for evidence
+MAX_ANALYSED_CHARS = 100_000  # characters of one cell read for evidence
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -269,7 +272,10 @@ def grade_submission(
             unreadable.append(str(exc))
             continue
         notebooks.append((stem(path), cells))
-        for number, source in enumerate(cells, 1):
+        for number, source in enumerate(cells[:MAX_ANALYSED_CELLS], 1):
+            if len(source) > MAX_ANALYSED_CHARS:  # the runner runs it; the judge's time is shared
+                everywhere.append(f"{path.name} cell {number} is too long to be read for evidence")
+                continue
             what = redefined_checks(source, names) + patches_in(source)
             # a helper in one cell can serve every answer: the evidence concerns them all
             what += [fd] if (fd := finite_differences_in(source)) else []
@@ -333,6 +339,23 @@ def grade_safely(
             why,
             0.0,
         )
+
+
+def runner_fault(settings: Settings, workdir: Path) -> str | None:
+    """None if a runner starts and ends cleanly here (an empty job), else what went wrong.
+
+    Run before a class is graded: a sandbox that cannot start (no user namespaces, a path it
+    cannot bind) would otherwise give every student a zero.
+    """
+    job = Path(tempfile.mkdtemp(prefix="self-test-", dir=workdir))
+    try:
+        outcome = _run(job, [], [], {}, settings)
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+    if outcome.returncode == 0 and not outcome.reply:
+        return None
+    last = (outcome.log.strip().splitlines() or ["no message"])[-1]
+    return f"exit code {outcome.returncode}: {' '.join(last.split())[:200]}"
 
 
 def _run(job, notebooks, exercises, hidden, settings) -> sandbox.Outcome:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 K, W = 12, 6
 MIN_SHARED = 6
 COMMON = 0.1  # a fingerprint in more than this share of the class is ignored
+MAX_CODE = 1_000_000  # characters of a submission compared (the rest is not read)
 
 
 @dataclass(frozen=True)

@@ -106,9 +106,17 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str], list[st
             continue
         key = safe_key(student_id or name)
         group = groups.setdefault(key, {"name": name, "id": student_id, "nb": [], "entries": []})
-        if group["entries"] and not student_id:
+        if group["entries"] and (
+            not student_id or group["name"] != name or group["id"] != student_id
+        ):
+            # the files of one LMS id are one submission only under one name: a file named
+            # like someone else's would otherwise join theirs
             first = group["entries"][0]
-            duplicates.append(f"student {name!r} handed in twice: {first} and {entry.name}")
+            duplicates.append(
+                f"student {name!r} handed in twice: {first} and {entry.name}"
+                if group["name"] == name
+                else f"two students share the name or id {key!r}: {first} and {entry.name}"
+            )
             continue
         group["nb"] += notebooks
         group["entries"].append(entry.name + ("/" if entry.is_dir() else ""))
