@@ -334,6 +334,36 @@ def test_resume_grades_only_what_is_missing_and_overwrite_replaces(tmp_path):
 
 
 @needs_bwrap
+def test_ctrl_c_keeps_what_is_graded_and_resume_grades_the_rest(tmp_path):
+    folder, out = tmp_path / "subs", tmp_path / "grades"
+    write_submissions(folder, ["all_correct", "hangs_ignoring_the_alarm", "kl_missing_half"])
+    command = [sys.executable, "-m", "numpyvae.course.grade", str(folder), "--out", str(out)]
+    command += ["--seed", "3", "-j", "1", "--sets", "1"]
+    process = subprocess.Popen(
+        command + ["--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    first = out / "results" / "all_correct.json"
+    deadline = time.monotonic() + 60
+    while not first.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the hanging one is running now
+    start = time.monotonic()
+    process.send_signal(2)  # Ctrl-C
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert time.monotonic() - start < 10  # the hanging runner was stopped, not waited for
+    assert "interrupted; 1 graded, --resume grades the rest" in stdout
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["all_correct.json"]
+    assert (out / "lms.csv").read_text(encoding="utf-8").count("\n") == 2  # header + 1
+    done = subprocess.run(
+        command + ["--timeout", "4", "--resume"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 submissions to grade (1 kept)" in done.stdout
+    assert (out / "lms.csv").read_text(encoding="utf-8").count("\n") == 4
+
+
+@needs_bwrap
 def test_every_assignment_is_graded_from_the_registry(tmp_path):
     """The solutions of every assignment, handed in as one folder, score full marks; the
     notebooks as released score 0; a copy of the solutions is in review for it."""

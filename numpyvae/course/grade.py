@@ -23,7 +23,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from numpyvae.course import gradebook, similarity
+from numpyvae.course import gradebook, sandbox, similarity
 from numpyvae.course.judge import (
     Settings,
     SubmissionResult,
@@ -239,10 +239,11 @@ def run(argv: list[str] | None = None) -> int:
                     done[result.key] = result
                     total = sum(g.points for g in result.grades)
                     print(f"{result.key:>32}: {total:.2f} of {len(exercises)}  ({result.ending})")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # what is saved stays; what was running is graded again
             interrupted = True
             for future in pending:
                 future.cancel()
+            sandbox.stop_all()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     references = _references(assignments)

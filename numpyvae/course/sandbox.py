@@ -182,6 +182,17 @@ def _limit(limits: Limits, nproc: int):
     return apply
 
 
+_LIVE: set[subprocess.Popen] = set()  # the runners running now, for stop_all
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every runner running now (the grading was interrupted)."""
+    with _LIVE_LOCK:
+        for process in list(_LIVE):
+            _kill(process)
+
+
 def run(argv: list[str], limits: Limits, nproc: int, env_home: str = "/tmp") -> Outcome:
     """Run `argv` (a runner command) under `limits`; kill it at the wall-clock limit."""
     start = time.monotonic()
@@ -195,6 +206,8 @@ def run(argv: list[str], limits: Limits, nproc: int, env_home: str = "/tmp") -> 
         start_new_session=True,
         close_fds=True,
     )
+    with _LIVE_LOCK:
+        _LIVE.add(process)
     reply, log = bytearray(), bytearray()
     overflow = threading.Event()
 
@@ -224,6 +237,8 @@ def run(argv: list[str], limits: Limits, nproc: int, env_home: str = "/tmp") -> 
     finally:
         _kill(process)  # also after a normal exit: anything left in its process group
         process.wait()
+        with _LIVE_LOCK:
+            _LIVE.discard(process)
     for reader in readers:
         reader.join(timeout=5)
     return Outcome(
