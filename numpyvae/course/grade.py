@@ -1,7 +1,7 @@
 """Grade a class: a folder of submitted notebooks into a gradebook, LMS CSV and feedback files.
 
     python -m numpyvae.course.grade SUBMISSIONS [--out grades] [-j N] [--sets 3]
-        [--timeout 120] [--cell-timeout 10] [--memory 2048] [--seed N] [--assignment STEM]
+        [--timeout 120] [--cell-timeout 10] [--memory 1024] [--seed N] [--assignment STEM]
         [--resume | --overwrite] [--strict] [--similarity 0.8] [--no-sandbox]
 
 Each submission (numpyvae.course.submissions) is run by its own runner in a bubblewrap sandbox

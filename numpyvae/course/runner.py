@@ -115,6 +115,8 @@ class _Inert:
 
 
 INERT = ("matplotlib", "IPython", "tqdm", "ipywidgets")
+# What a notebook calls from numpyvae.exercises to check itself: nothing to do while graded.
+LIVE_HELPERS = ("check", "report_syntax_errors", "summary", "syntax_guard")
 
 
 class _StandIn(types.ModuleType):
@@ -125,7 +127,7 @@ class _StandIn(types.ModuleType):
             return _Inert()
         if name in ("sigmoid", "softplus"):
             return {"sigmoid": _sigmoid, "softplus": _softplus}[name]
-        if name == "check" or name.startswith("check_") or name == "report_syntax_errors":
+        if name in LIVE_HELPERS or name.startswith("check_"):
             return _no_check
         return _Unavailable(f"{self.__name__}.{name}")
 
