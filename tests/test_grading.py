@@ -26,7 +26,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpyvae.course import channel, grade, gradebook, sandbox, similarity, submissions
+from numpyvae.course import (
+    channel,
+    grade,
+    gradebook,
+    sandbox,
+    seccomp,
+    similarity,
+    submissions,
+)
 from numpyvae.course.judge import SubmissionResult, finite_differences_in, redefined_checks
 from numpyvae.exercises import ASSIGNMENTS, EXERCISES
 
@@ -419,6 +427,44 @@ def test_a_file_named_like_another_students_download_does_not_join_theirs(tmp_pa
         "two students share the name or id '12345': doe, jane_12345_1_06.ipynb and "
         "mallory_12345_3_06.ipynb"
     ]
+
+
+PROBE = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for name, call in [
+    ("unshare", lambda: libc.unshare(0x10000000)),  # CLONE_NEWUSER
+    ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+    ("ptrace", lambda: libc.ptrace(16, 1, None, None)),  # PTRACE_ATTACH to PID 1
+    ("setuid", lambda: libc.setuid(0)),
+]:
+    print("PROBE", name, call(), ctypes.get_errno(), file=sys.stderr)
+print("PROBE uid", os.getuid(), file=sys.stderr)
+"""
+
+
+@needs_bwrap
+@pytest.mark.skipif(seccomp.program() is None, reason="the seccomp filter is for x86-64 only")
+def test_the_runner_cannot_make_namespaces_mount_or_trace(tmp_path):
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "cells-0.json").write_text(json.dumps([PROBE]))
+    request = {"notebooks": [{"name": "probe", "cells": "cells-0.json"}], "exercises": []}
+    request |= {"drop_to": 65534 if os.geteuid() == 0 else None, "sys_path": [sandbox.SITE]}
+    request |= {"max_elements": 10, "cell_timeout": 10}
+    (job / "request.json").write_text(json.dumps(request))
+    os.chmod(tmp_path, 0o755)
+    for path in [job, *job.iterdir()]:
+        os.chmod(path, 0o755)
+    argv, _ = sandbox.command(job, os.geteuid() == 0)
+    outcome = sandbox.run(argv, sandbox.Limits(wall=30), 64, seccomp.program())
+    probes = dict(
+        (line.split()[1], line.split()[2:]) for line in outcome.log.splitlines() if "PROBE" in line
+    )
+    assert outcome.returncode == 0, outcome.log
+    for name in ("unshare", "mount", "ptrace", "setuid"):
+        assert probes[name] == ["-1", "1"], (name, probes)  # refused with EPERM
+    assert probes["uid"] != ["0"]
 
 
 # ------------------------------------------------------------------ bad instructor input

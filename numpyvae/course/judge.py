@@ -29,6 +29,7 @@ import numpy as np
 
 from numpyvae.course import sandbox
 from numpyvae.course.channel import MAX_ELEMENTS, parse_reply
+from numpyvae.course.seccomp import program
 from numpyvae.course.submissions import NotebookError, Submission, read_cells, stem
 from numpyvae.exercises import EXERCISES, Exercise
 
@@ -402,7 +403,7 @@ def _run(job, notebooks, exercises, hidden, settings) -> sandbox.Outcome:
         for f in files:
             os.chmod(os.path.join(folder, f), 0o644)
     nproc = sandbox.process_limit(settings.limits, as_root and settings.sandboxed, settings.jobs)
-    return sandbox.run(argv, settings.limits, nproc)
+    return sandbox.run(argv, settings.limits, nproc, program() if settings.sandboxed else None)
 
 
 def _ending(outcome: sandbox.Outcome, problem: str | None, wall: float) -> str:

@@ -173,6 +173,7 @@ def _on_alarm(signum, frame):
 def _run_cells(cells, cell_timeout, answers):
     """Run `cells` in a fresh namespace; {answer name: why it is missing} for failed cells."""
     namespace = {"__name__": "__main__", "__builtins__": builtins}
+    namespace.update(display=_Inert(), get_ipython=_Inert())  # what Jupyter puts there
     problems = {}
     for number, source in enumerate(cells, 1):
         defined = set(re.findall(r"^\s*def\s+(\w+)\s*\(|^(\w+)\s*=", source, re.MULTILINE))

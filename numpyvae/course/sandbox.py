@@ -11,7 +11,9 @@ wrote to stdout, read up to `limits.reply`) and the start of its log (stderr, re
   interface up), no other process (its own PID namespace), a cleared environment;
 - limits: address space, CPU time, processes, file size, open files (setrlimit), and the wall
   clock, which the judge enforces by killing bwrap: the sandbox's PID 1 dies with it
-  (--die-with-parent), and every process inside with that PID 1.
+  (--die-with-parent), and every process inside with that PID 1;
+- a seccomp filter (numpyvae.course.seccomp) refusing new namespaces, mounts, ptrace and the
+  kernel's other paths that a gradient never needs.
 
 The judge's Python started as root runs bwrap without a user namespace, and the runner drops to
 the user `nobody` before the student's first line: RLIMIT_NPROC does not bind root. Started by
@@ -193,19 +195,35 @@ def stop_all() -> None:
             _kill(process)
 
 
-def run(argv: list[str], limits: Limits, nproc: int, env_home: str = "/tmp") -> Outcome:
-    """Run `argv` (a runner command) under `limits`; kill it at the wall-clock limit."""
+def run(argv: list[str], limits: Limits, nproc: int, seccomp: bytes | None = None) -> Outcome:
+    """Run `argv` (a runner command) under `limits`; kill it at the wall-clock limit.
+
+    `seccomp`, a filter program (numpyvae.course.seccomp), is handed to bwrap (`argv[0]`)
+    through a pipe.
+    """
     start = time.monotonic()
-    process = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_environment(env_home),
-        preexec_fn=_limit(limits, nproc),
-        start_new_session=True,
-        close_fds=True,
-    )
+    passed: tuple[int, ...] = ()
+    if seccomp is not None:
+        read_end, write_end = os.pipe()
+        os.write(write_end, seccomp)  # a few hundred bytes: the pipe holds them
+        os.close(write_end)
+        argv = [argv[0], "--seccomp", str(read_end), *argv[1:]]
+        passed = (read_end,)
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment("/tmp"),
+            preexec_fn=_limit(limits, nproc),
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=passed,
+        )
+    finally:
+        for fd in passed:
+            os.close(fd)
     with _LIVE_LOCK:
         _LIVE.add(process)
     reply, log = bytearray(), bytearray()
