@@ -10,9 +10,9 @@ What the notebook hands out (the release's cells) is removed from every submissi
 so is what many students share (a fingerprint in more than a tenth of the class): the one-line
 answers every correct student writes the same way are no evidence. A pair is listed when the
 shared fingerprints are at least `threshold` of the smaller side and at least MIN_SHARED.
-Why not copydetect or MOSS: the first brings its own dependencies (a template engine among
-them) to do the same few lines; MOSS is a web service, and submissions must not leave the
-machine.
+Why not copydetect or MOSS: the first would add Jinja2 and Pygments to the install for the
+same algorithm (and an HTML report), and reads whole files, not notebook cells less what was
+handed out; MOSS is a web service, and submissions must not leave the machine.
 """
 
 from __future__ import annotations
