@@ -178,14 +178,16 @@ def _run_cells(cells, cell_timeout, answers):
     for number, source in enumerate(cells, 1):
         defined = set(re.findall(r"^\s*def\s+(\w+)\s*\(|^(\w+)\s*=", source, re.MULTILINE))
         defined = {a or b for a, b in defined} & set(answers)
+        # the student reads the feedback beside the notebook: a cell is named by its answers
+        cell = f"the cell defining {', '.join(sorted(defined))}" if defined else f"cell {number}"
         try:
             code = compile(_without_magics(source), f"<cell {number}>", "exec", dont_inherit=True)
         except SyntaxError as exc:
-            problem = f"cell {number} has a SyntaxError at line {exc.lineno}: {exc.msg}"
+            problem = f"{cell} has a SyntaxError at its line {exc.lineno}: {exc.msg}"
         except BaseException as exc:  # ValueError on NUL bytes and the like
-            problem = f"cell {number} does not compile: {type(exc).__name__}"
+            problem = f"{cell} does not compile: {type(exc).__name__}"
         else:
-            problem = _exec(code, namespace, cell_timeout, f"cell {number}")
+            problem = _exec(code, namespace, cell_timeout, cell)
         if problem:
             for name in defined:
                 problems.setdefault(name, problem)
