@@ -241,10 +241,13 @@ def test_the_attacks_harm_nothing_and_nobody(graded):
     assert graded["after"] == graded["before"]  # no submission changed, added or removed
     assert graded["connections"] == []  # nothing reached 127.0.0.1
     assert graded["processes"] == []  # no runner, fork or detached child outlived grading
+    site, home = Path(graded["values"]["VENV_SITE"]), Path.home()
     leftovers = [
-        p
-        for top in (ROOT, Path(graded["values"]["VENV_SITE"]), Path.home(), graded["top"])
-        for p in top.rglob(f"*{MARKER}*")
+        *ROOT.rglob(f"*{MARKER}*"),
+        *graded["top"].rglob(f"*{MARKER}*"),
+        *site.glob(f"*{MARKER}*"),  # where the attack writes: the top of each folder
+        *home.glob(f"*{MARKER}*"),
+        *(home / ".local").rglob(f"*{MARKER}*"),
     ]
     assert leftovers == []
     for name in ("sitecustomize.py", "usercustomize.py"):
@@ -265,7 +268,7 @@ def test_the_attacks_harm_nothing_and_nobody(graded):
 def test_a_hanging_submission_costs_its_limit_and_holds_up_nobody(graded):
     for name in ("hangs_ignoring_the_alarm", "attack_escapes_time_limit"):
         saved = json.loads((graded["out"] / "results" / f"{name}.json").read_text())
-        assert TIMEOUT <= saved["seconds"] <= TIMEOUT + 3, saved["seconds"]
+        assert TIMEOUT <= saved["seconds"] <= TIMEOUT + 5, saved["seconds"]
         assert "did not finish within 8 s" in saved["ending"]
     flood = json.loads((graded["out"] / "results" / "attack_output_flood.json").read_text())
     assert "size limit" in flood["ending"]

@@ -349,6 +349,8 @@ def runner_fault(settings: Settings, workdir: Path) -> str | None:
     cannot bind) would otherwise give every student a zero.
     """
     job = Path(tempfile.mkdtemp(prefix="self-test-", dir=workdir))
+    wall = max(settings.limits.wall, 30.0)  # a short --timeout is for the students' code
+    settings = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, wall=wall))
     try:
         outcome = _run(job, [], [], {}, settings)
     finally:
