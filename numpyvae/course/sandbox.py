@@ -119,6 +119,11 @@ def command(job: Path, as_root: bool) -> tuple[list[str], list[str]]:
                 made.add(folder)
         args += ["--ro-bind", str(source), str(dest)]
     hidden = _hidden_package_dirs(Path("/usr")) + _hidden_package_dirs(prefix)
+    # numpyvae itself (a checkout with its solutions, or the folder it is installed in), if a
+    # bound tree holds it: /usr/src/numpyvae, say, or a virtual environment inside the prefix
+    home = Path(__file__).resolve().parents[2]
+    if any(tree == home or tree in home.parents for tree in (Path("/usr"), prefix)):
+        hidden.append(home)
     local = Path("/usr/local")
     if local.is_dir() and local not in (prefix, *prefix.parents):
         hidden.append(local)  # pip installs there as root on some systems
