@@ -16,11 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from numpyvae.atomic import atomic_write
 from numpyvae.course.judge import SubmissionResult
 from numpyvae.course.similarity import Pair
 from numpyvae.exercises import Exercise
@@ -30,18 +29,10 @@ LONG += ("feedback", "review")
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+    """Write `text` to `path` (its folder made if needed) complete or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 def escape(value: object) -> str:
