@@ -164,6 +164,7 @@ def graded(tmp_path_factory):
     deep = '{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (folder / "deep_json.ipynb").write_text(deep, encoding="utf-8")
     (folder / "notes.txt").write_text("not a notebook", encoding="utf-8")
+    (folder / "escape\x1b[2J.txt").write_text("a name that clears a terminal", encoding="utf-8")
     solutions = ROOT / "notebooks" / "solutions" / "06_gradient_check_solutions.ipynb"
     (folder / "linked.ipynb").symlink_to(solutions)  # a student's symlink to the solutions
     (folder / "linker").mkdir()
@@ -254,6 +255,13 @@ def test_the_attacks_harm_nothing_and_nobody(graded):
         assert not (Path(graded["values"]["VENV_SITE"]) / name).exists()
     text = (graded["out"] / "gradebook.csv").read_text(encoding="utf-8")
     assert MARKER not in text
+    # no terminal escape reaches the instructor's terminal or files
+    assert "\x1b" not in graded["stdout"] and "\x1b" not in text
+    assert "escape\\x1b[2J.txt is not a notebook" in graded["stdout"]
+    assert (
+        "ValueError: \\x1b[31mred"
+        in graded["rows"][("attack_terminal_escapes_in_errors", "kl_backward")]["feedback"]
+    )
     assert all(0 <= float(row["points"]) <= 1 for row in graded["rows"].values())
     assert len(graded["rows"]) == len(graded["wide"]) * len(ALL)
     # 200 MiB of log and a reply flood cost the judge nothing of the sort (the largest process

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from numpyvae.course.submissions import shown
+
 MAX_HEADER = 4096  # bytes of a frame's JSON line
 MAX_ELEMENTS = 1_000_000  # entries of one returned array
 MAX_ERROR = 300  # characters of an error line kept
@@ -113,4 +115,5 @@ def load_array(blob: bytes) -> np.ndarray:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:MAX_ERROR]
+    """`text` in one line of printable characters (a terminal escape written out), cut short."""
+    return shown(" ".join(text.split()))[:MAX_ERROR]

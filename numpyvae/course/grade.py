@@ -175,7 +175,10 @@ def run(argv: list[str] | None = None) -> int:
     run_file = args.out / "run.json"
     settings_record = {"seed": seed, "sets": args.sets, "assignments": assignments}
     if args.resume:
-        recorded = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            recorded = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise Refused(f"--resume cannot read {run_file} ({type(exc).__name__})") from None
         if args.seed is None:
             seed = settings_record["seed"] = recorded.get("seed")
         if recorded != settings_record:

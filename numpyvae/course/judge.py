@@ -30,7 +30,7 @@ import numpy as np
 from numpyvae.course import sandbox
 from numpyvae.course.channel import MAX_ELEMENTS, parse_reply
 from numpyvae.course.seccomp import program
-from numpyvae.course.submissions import NotebookError, Submission, read_cells, stem
+from numpyvae.course.submissions import NotebookError, Submission, read_cells, shown, stem
 from numpyvae.exercises import EXERCISES, Exercise
 
 MAX_ANALYSED_CELLS = 2000  # cells of a notebook read for evidence
@@ -275,12 +275,14 @@ def grade_submission(
         notebooks.append((stem(path), cells))
         for number, source in enumerate(cells[:MAX_ANALYSED_CELLS], 1):
             if len(source) > MAX_ANALYSED_CHARS:  # the runner runs it; the judge's time is shared
-                everywhere.append(f"{path.name} cell {number} is too long to be read for evidence")
+                everywhere.append(
+                    f"{shown(path.name)} cell {number} is too long to be read for evidence"
+                )
                 continue
             what = redefined_checks(source, names) + patches_in(source)
             # a helper in one cell can serve every answer: the evidence concerns them all
             what += [fd] if (fd := finite_differences_in(source)) else []
-            everywhere += [f"{path.name} cell {number} {w}" for w in what]
+            everywhere += [f"{shown(path.name)} cell {number} {w}" for w in what]
     job = Path(tempfile.mkdtemp(prefix=f"{submission.key}-", dir=workdir))
     try:
         outcome = _run(job, notebooks, exercises, hidden, settings)
@@ -358,7 +360,7 @@ def runner_fault(settings: Settings, workdir: Path) -> str | None:
     if outcome.returncode == 0 and not outcome.reply:
         return None
     last = (outcome.log.strip().splitlines() or ["no message"])[-1]
-    return f"exit code {outcome.returncode}: {' '.join(last.split())[:200]}"
+    return f"exit code {outcome.returncode}: {shown(' '.join(last.split()))[:200]}"
 
 
 def _run(job, notebooks, exercises, hidden, settings) -> sandbox.Outcome:
@@ -418,7 +420,7 @@ def _ending(outcome: sandbox.Outcome, problem: str | None, wall: float) -> str:
         return f"the reply could not be read: {problem}"
     if outcome.returncode:
         last = (outcome.log.strip().splitlines() or [""])[-1]
-        last = " ".join(last.split())[:160]
+        last = shown(" ".join(last.split()))[:160]  # the student's text: no terminal escapes
         return f"the notebook's process stopped with exit code {outcome.returncode}" + (
             f" ({last})" if last else ""
         )

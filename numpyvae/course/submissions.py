@@ -64,6 +64,11 @@ def parse_name(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def shown(name: str) -> str:
+    """`name` as it may be printed: a control character (a terminal escape) written as \\xNN."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name)
+
+
 def safe_key(text: str) -> str:
     """`text` as a file name: letters, digits, '-', '_' and '.', never starting with '.'."""
     key = re.sub(r"[^\w.-]+", "_", text, flags=re.ASCII).strip("._") or "student"
@@ -78,7 +83,7 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str], list[st
         if entry.name.startswith("."):
             continue
         if entry.is_symlink():  # it could point at the solutions, or anyone's files
-            skipped.append(f"{entry.name} is a symbolic link: not graded")
+            skipped.append(f"{shown(entry.name)} is a symbolic link: not graded")
             continue
         if entry.is_dir():
             name, student_id = parse_name(entry.name)
@@ -91,19 +96,20 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str], list[st
                 and not any(part.startswith(".") for part in p.relative_to(entry).parts)
             ]
             skipped += [
-                f"{p.relative_to(folder)} is a symbolic link: not graded"
+                f"{shown(str(p.relative_to(folder)))} is a symbolic link: not graded"
                 for p in sorted(entry.rglob("*"))
                 if p.is_symlink()
             ]
             if not notebooks:
-                skipped.append(f"{entry.name}/ holds no notebook: not graded")
+                skipped.append(f"{shown(entry.name)}/ holds no notebook: not graded")
                 continue
         elif entry.is_file() and is_notebook(entry):
             name, student_id = parse_name(stem(entry))
             notebooks = [entry]
         else:
-            skipped.append(f"{entry.name} is not a notebook (.ipynb): not graded")
+            skipped.append(f"{shown(entry.name)} is not a notebook (.ipynb): not graded")
             continue
+        name = shown(name)
         key = safe_key(student_id or name)
         group = groups.setdefault(key, {"name": name, "id": student_id, "nb": [], "entries": []})
         if group["entries"] and (
@@ -113,13 +119,13 @@ def find_submissions(folder: Path) -> tuple[list[Submission], list[str], list[st
             # like someone else's would otherwise join theirs
             first = group["entries"][0]
             duplicates.append(
-                f"student {name!r} handed in twice: {first} and {entry.name}"
+                f"student {name!r} handed in twice: {first} and {shown(entry.name)}"
                 if group["name"] == name
-                else f"two students share the name or id {key!r}: {first} and {entry.name}"
+                else f"two students share the name or id {key!r}: {first} and {shown(entry.name)}"
             )
             continue
         group["nb"] += notebooks
-        group["entries"].append(entry.name + ("/" if entry.is_dir() else ""))
+        group["entries"].append(shown(entry.name) + ("/" if entry.is_dir() else ""))
     found = [
         Submission(key, g["name"], g["id"], tuple(g["nb"]), tuple(g["entries"]))
         for key, g in groups.items()
@@ -132,23 +138,25 @@ def read_cells(path: Path) -> list[str]:
     try:
         size = path.stat().st_size
         if size > MAX_NOTEBOOK:
-            raise NotebookError(f"{path.name} is {size / 1024**2:.0f} MiB, over the 32 MiB read")
+            raise NotebookError(
+                f"{shown(path.name)} is {size / 1024**2:.0f} MiB, over the 32 MiB read"
+            )
         text = path.read_bytes().decode("utf-8")
         nb = json.loads(text)
     except UnicodeDecodeError as exc:
-        raise NotebookError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
+        raise NotebookError(f"{shown(path.name)} is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise NotebookError(
-            f"{path.name} is not a notebook: its JSON is broken at line {exc.lineno}"
+            f"{shown(path.name)} is not a notebook: its JSON is broken at line {exc.lineno}"
         ) from None
     except OSError as exc:
-        raise NotebookError(f"{path.name} cannot be read ({exc.strerror})") from None
+        raise NotebookError(f"{shown(path.name)} cannot be read ({exc.strerror})") from None
     except (RecursionError, MemoryError, ValueError):  # JSON nested thousands deep
         raise NotebookError(
-            f"{path.name} is not a notebook: its JSON is too deeply nested"
+            f"{shown(path.name)} is not a notebook: its JSON is too deeply nested"
         ) from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise NotebookError(f"{path.name} is JSON but not a notebook (no list of cells)")
+        raise NotebookError(f"{shown(path.name)} is JSON but not a notebook (no list of cells)")
     cells = []
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -157,6 +165,6 @@ def read_cells(path: Path) -> list[str]:
         if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
         if not isinstance(source, str):
-            raise NotebookError(f"{path.name} has a code cell whose source is not text")
+            raise NotebookError(f"{shown(path.name)} has a code cell whose source is not text")
         cells.append(source)
     return cells
