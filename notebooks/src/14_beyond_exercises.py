@@ -42,8 +42,8 @@ report_syntax_errors()  # a syntax error in an answer prints a FAIL instead of s
 #
 # $$\sum_{j,b} \langle \bar{z}_{bj}, z_{bj}\rangle + g \sum_b \log\det L_b$$
 #
-# with respect to `mu` `(B, k)` and `a` `(B, k, k)` (in estimator A, $-\log q$ contributes the
-# log-determinant with $g = 1/B$; derivations.md (4.7) and (7.3)). Hint: $\log\det L = \sum_i \log L_{ii}$.
+# with respect to `mu` `(B, k)` and `a` `(B, k, k)`. In estimator A's loss, $\log q_\phi(z|x) = \log p(\epsilon) - \log\det L$
+# (derivations.md (7.2)) enters with the weight $1/B$, so there $g = -1/B$; (4.7) gives the rest. Hint: $\log\det L = \sum_i \log L_{ii}$.
 
 
 # %% tags=["answer"]
