@@ -95,11 +95,6 @@ def check_arguments(args: argparse.Namespace) -> None:
     for stem in args.assignment or []:
         if stem not in ASSIGNMENTS:
             raise Refused(f"--assignment must be one of {', '.join(ASSIGNMENTS)}, got {stem!r}")
-    if not args.no_sandbox and bwrap() is None:
-        raise Refused(
-            "bubblewrap (bwrap) is not installed, so submissions cannot be sandboxed: install it "
-            "(apt-get install bubblewrap), or pass --no-sandbox to grade unprotected"
-        )
 
 
 def check_paths(args: argparse.Namespace) -> None:
@@ -194,6 +189,11 @@ def run(argv: list[str] | None = None) -> int:
             "network and leave processes behind. Only limits of time, memory and processes hold."
         )
 
+    if not args.no_sandbox and bwrap() is None:
+        raise Refused(
+            "bubblewrap (bwrap) is not installed, so submissions cannot be sandboxed: install it "
+            "(apt-get install bubblewrap), or pass --no-sandbox to grade unprotected"
+        )
     with tempfile.TemporaryDirectory(prefix="numpyvae-grade-") as workdir:
         os.chmod(workdir, 0o711)
         fault = runner_fault(settings, Path(workdir))
