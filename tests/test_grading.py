@@ -397,6 +397,29 @@ def test_ctrl_c_keeps_what_is_graded_and_resume_grades_the_rest(tmp_path):
 
 
 @needs_bwrap
+def test_no_runner_outlives_a_judge_killed_with_sigkill(tmp_path):
+    """bwrap --die-with-parent: the sandbox goes down with the judge, even after kill -9."""
+    folder, out = tmp_path / "subs", tmp_path / "grades"
+    write_submissions(folder, ["hangs_ignoring_the_alarm"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "numpyvae.course.grade", str(folder), "--out", str(out)]
+        + ["--timeout", "300", "--sets", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not marker_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker_processes(), "the runner never started"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while marker_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker_processes() == []
+
+
+@needs_bwrap
 def test_every_assignment_is_graded_from_the_registry(tmp_path):
     """The solutions of every assignment, handed in as one folder, score full marks; the
     notebooks as released score 0; a copy of the solutions is in review for it."""
