@@ -6,9 +6,10 @@ to, how to draw inputs of the notebook's sizes or of hidden ones, the right outp
 differences of the forward pass, or the formula) and its typical mistakes. `EXERCISES` lists
 them in reading order (numpyvae.exercises.registry), one small module per topic defines them.
 
-    from numpyvae.exercises import EXERCISES, check
+    from numpyvae.exercises import EXERCISES, check, summary
     check("kl_backward")             # in a notebook: judges the kl_backward defined there
     check("kl_backward", my_fn, sizes={"B": 7, "k": 4}, seed=3, verbose=False)
+    summary("13_vae_exercises")      # every exercise of an assignment, one line each
 
 `check` (numpyvae.exercises.live) draws the inputs, calls the function on copies and judges
 what it returned; a grader instead calls `make_inputs` and `judge` itself and runs the
