@@ -8,11 +8,13 @@ and the job folder are visible, never numpyvae. It imports nothing of numpyvae, 
 student's code can reach here knows a right answer.
 
 What it does, in order:
+0. drops to the user `nobody` if the sandbox started it as root (request["drop_to"]);
 1. runs each notebook's code cells in a fresh namespace of its own, each cell under a time
    limit (SIGALRM, a convenience: the hard limit is the judge killing the whole sandbox);
    `numpyvae` and its submodules are stand-ins here, so that the notebook's `from
    numpyvae.exercises import check_...` and its check calls do nothing, and `sigmoid` and
-   `softplus` are plain NumPy;
+   `softplus` are plain NumPy; matplotlib, IPython and tqdm are inert, IPython's magics
+   (`%matplotlib inline`) are skipped: an honest notebook's habits cost no answer;
 2. calls each answer on every input set of the request, on fresh copies;
 3. writes one frame per call to the reply stream (the stdout it was started with): a JSON line
    {"exercise": name, "set": i, "arrays": [n bytes, ...]} followed by the arrays as .npy bytes,
