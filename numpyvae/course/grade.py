@@ -58,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sets", type=int, default=3, help="hidden input sets per exercise (3)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per submission (120)")
     p.add_argument("--cell-timeout", type=float, default=10.0, help="seconds per cell/call (10)")
-    p.add_argument("--memory", type=int, default=1024, help="MiB of address space per process")
+    p.add_argument("--memory", type=int, default=1024, help="MiB a process may map (1024)")
     p.add_argument("--seed", type=int, default=None, help="seed of the hidden inputs (random)")
     p.add_argument(
         "--assignment",
