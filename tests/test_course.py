@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from numpyvae.course.release import make_release
+from numpyvae.course.release import ReleaseError, make_release
 from numpyvae.course.source import (
     Cell,
     has_solutions,
     notebook,
+    notebook_text,
     read_source,
     to_source,
     variant_cells,
@@ -165,7 +166,9 @@ def test_release_command_writes_the_exercises_and_no_solution(tmp_path):
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in out.iterdir())
     assignments = ["06_gradient_check", "12_layers_and_backprop", "13_vae", "14_beyond"]
-    assert names == [f"{stem}_exercises.ipynb" for stem in assignments] + ["README.md"]
+    expected = [f"{stem}_exercises.ipynb" for stem in assignments] + ["README.md"]
+    assert names == expected + ["derivations.md"]
+    assert (out / "derivations.md").read_bytes() == (ROOT / "derivations.md").read_bytes()
     texts = {}
     for path in out.iterdir():
         text = path.read_text(encoding="utf-8")
@@ -178,10 +181,33 @@ def test_release_command_writes_the_exercises_and_no_solution(tmp_path):
     assert len(solutions) >= 10  # every answer has at least one line of its own
     for line in solutions:
         for name, text in texts.items():
-            assert line not in text, f"solution line {line!r} is in the release's {name}"
+            if name != "derivations.md":  # derives the gradients: that is its purpose
+                assert line not in text, f"solution line {line!r} is in the release's {name}"
     notebook_text = texts["06_gradient_check_exercises.ipynb"]
     assert notebook_text.count('raise NotImplementedError("') == 5
     assert "YOURNAME.ipynb" in texts["README.md"]
+    assert not list(tmp_path.glob(".release-*"))  # the staging folder is gone
+
+
+def test_notebooks_are_valid_nbformat_and_the_release_needs_no_nbformat(tmp_path):
+    import nbformat
+
+    for path in sorted(SOURCES.glob("*.py")):
+        cells = read_source(path)
+        for variant in ["exercise", "solution"] if has_solutions(cells) else [None]:
+            nbformat.validate(nbformat.reads(notebook_text(cells, variant), as_version=4))
+    blocked = (
+        "import sys; sys.modules['nbformat'] = None; "  # an import of nbformat now fails
+        "from numpyvae.course.release import main; sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocked, "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r" / "06_gradient_check_exercises.ipynb").is_file()
 
 
 def test_release_refuses_a_source_that_would_leak_a_solution(tmp_path):
@@ -189,23 +215,46 @@ def test_release_refuses_a_source_that_would_leak_a_solution(tmp_path):
     source.mkdir()
     leaky = EXAMPLE.replace("# Good luck.", "# Hint: y = 2 * x")
     (source / "01_leaky.py").write_text(leaky)
-    with pytest.raises(ValueError, match="would contain solution code 'y = 2 \\* x'"):
-        make_release(source, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
-
-
-def test_release_refuses_an_existing_folder_and_a_missing_source(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "old.txt").write_text("")
-    command = [sys.executable, "-m", "numpyvae.course.release", "--source", str(SOURCES)]
+    with pytest.raises(ReleaseError, match="would contain solution code 'y = 2 \\* x'"):
+        make_release(source, tmp_path / "staging")
+    command = [sys.executable, "-m", "numpyvae.course.release", "--source", str(source)]
     done = subprocess.run(
         command + ["--out", str(tmp_path / "out")], capture_output=True, text=True
     )
-    assert done.returncode == 2 and "is not empty" in done.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "numpyvae.course.release", "--out", str(tmp_path / "new")],
+    assert done.returncode == 1 and "nothing written" in done.stderr
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["src", "staging"]
+
+
+def release(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "numpyvae.course.release", *args],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
     )
-    assert done.returncode == 2 and "run from the repository's root" in done.stderr
+
+
+def test_release_refuses_what_exists_unless_told_and_bad_paths_in_one_line(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("mine")
+    (tmp_path / "a_file").write_text("mine")
+    (tmp_path / "new.zip").write_text("mine")
+    cases = [
+        (["--out", "out"], "out exists: pass --overwrite"),
+        (["--out", "new", "--zip"], "new.zip exists: pass --overwrite"),
+        (["--out", "a_file"], "--out must be a folder, got the file 'a_file'"),
+        (["--out", "a_file/sub"], "cannot be written"),
+        (["--source", "missing", "--out", "x"], "--source must be a folder"),
+        (["--zap"], "unrecognized arguments: --zap"),
+    ]
+    for args, words in cases:
+        done = release(*args, cwd=tmp_path)
+        assert done.returncode == 2 and words in done.stderr, (args, done.stderr)
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert (tmp_path / "out" / "old.txt").read_text() == "mine"
+    assert (tmp_path / "new.zip").read_text() == "mine"
+    done = release("--out", "out", "--zip", "--overwrite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "out" / "old.txt").exists()
+    assert zipfile.is_zipfile(tmp_path / "out.zip")

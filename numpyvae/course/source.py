@@ -6,7 +6,7 @@ or `# %% [markdown]` (Markdown, each line behind "# "), optionally followed by
 `### BEGIN SOLUTION` and `### END SOLUTION`, and the cells tagged `solution-only` or
 `exercise-only`. `notebook(cells, variant)` makes the student's ("exercise") or the
 instructor's ("solution") notebook from the same cells. jupytext reads the same files; this
-reader exists so that building the course needs nothing beyond nbformat.
+reader exists so that building the course and its release need nothing beyond Python itself.
 """
 
 from __future__ import annotations
@@ -122,51 +122,55 @@ def _enclosing_function(lines: list[str]) -> str:
     return "this exercise"
 
 
-def notebook(cells: list[Cell], variant: str | None = None):
-    """An nbformat v4 notebook of `cells`: fixed ids, no outputs, null execution counts.
+def notebook(cells: list[Cell], variant: str | None = None) -> dict:
+    """An nbformat 4.5 notebook of `cells`, as a dict: fixed ids, no outputs, null counts.
 
-    `variant` ("exercise" or "solution") selects one side of an exercise source.
+    `variant` ("exercise" or "solution") selects one side of an exercise source. Written with
+    the standard library alone, so that the release needs nothing beyond numpyvae's install;
+    tests/test_course.py validates it against nbformat's schema.
     """
-    import nbformat  # only the builders need it, not the library
-
     if variant is not None:
         cells = variant_cells(cells, variant)
     elif has_solutions(cells):
         raise ValueError("an exercise source needs variant='exercise' or 'solution'")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
+    nodes = []
     for i, cell in enumerate(cells):
-        if cell.kind == "markdown":
-            node = nbformat.v4.new_markdown_cell(cell.text)
-        else:
-            node = nbformat.v4.new_code_cell(cell.text)
+        node: dict = {"cell_type": cell.kind, "id": f"cell-{i:02d}", "metadata": {}}
         if cell.tags:
-            node.metadata["tags"] = list(cell.tags)
-        node.id = f"cell-{i:02d}"
-        nb.cells.append(node)
-    nbformat.validate(nb)
-    return nb
+            node["metadata"]["tags"] = list(cell.tags)
+        node["source"] = cell.text
+        if cell.kind == "code":
+            node.update(execution_count=None, outputs=[])
+        nodes.append(node)
+    return {
+        "cells": nodes,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def notebook_text(cells: list[Cell], variant: str | None = None) -> str:
-    """The JSON text of `notebook(cells, variant)`, exactly as written to disk."""
-    import nbformat
+    """The JSON text of `notebook(cells, variant)`, exactly as nbformat writes it to disk."""
+    nb = notebook(cells, variant)
+    for node in nb["cells"]:  # nbformat stores a cell's text as a list of lines
+        node["source"] = node["source"].splitlines(keepends=True)
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
-    return nbformat.writes(notebook(cells, variant)) + "\n"
 
-
-def to_source(nb) -> str:
+def to_source(nb: dict) -> str:
     """A notebook as percent-format source text (the reverse of `read_source`, outputs dropped)."""
     parts = ["# ruff: noqa: E501\n"]
-    for cell in nb.cells:
+    for cell in nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
         suffix = f" tags={json.dumps(tags)}" if tags else ""
-        if cell.cell_type == "markdown":
-            body = "\n".join(f"# {line}".rstrip() for line in cell.source.splitlines())
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        if cell["cell_type"] == "markdown":
+            body = "\n".join(f"# {line}".rstrip() for line in source.splitlines())
             parts.append(f"# %% [markdown]{suffix}\n{body}\n")
         else:
-            parts.append(f"# %%{suffix}\n{cell.source}\n")
+            parts.append(f"# %%{suffix}\n{source}\n")
     return "\n".join(parts)
