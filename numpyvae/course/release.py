@@ -64,18 +64,6 @@ def solution_lines(cells) -> list[str]:
     return lines
 
 
-def derivations() -> Path:
-    """derivations.md as this installation carries it (the wheel's copy, or the checkout's)."""
-    finder = getattr(course_files, "derivations_source", None)
-    if finder is not None:
-        return finder()
-    package = Path(course_files.__file__).resolve().parent
-    for path in (package / "notebooks" / "derivations.md", package.parent / "derivations.md"):
-        if path.is_file():
-            return path
-    raise FileNotFoundError("no derivations.md in this installation of numpyvae")
-
-
 def default_source() -> Path | None:
     """notebooks/src of the working folder or of the checkout numpyvae runs from, else None."""
     checkout = Path(course_files.__file__).resolve().parents[1] / "notebooks" / "src"
@@ -118,7 +106,7 @@ def make_release(source: Path | None, out: Path) -> list[Path]:
         leaked = sorted(line for line in solutions if line in text)
         if leaked:
             raise ReleaseError(f"{path.name} would contain solution code {leaked[0]!r}")
-    written.append(Path(shutil.copyfile(derivations(), out / "derivations.md")))
+    written.append(Path(shutil.copyfile(course_files.derivations_source(), out / "derivations.md")))
     return written
 
 
