@@ -90,7 +90,8 @@ def test_no_file_names_a_path_outside_the_repository():
             if m and not allowed(relative, line):
                 problems.append(f"{relative}:{number}: {m.group()} in {line.strip()[:120]}")
     assert not problems, "paths outside the repository:\n" + "\n".join(problems)
-    assert set(ALLOWED) == {"tests/", "benchmarks/", ".ci/run"}  # the reasons above are the only exceptions
+    # The reasons above are the only exceptions.
+    assert set(ALLOWED) == {"tests/", "benchmarks/", ".ci/run"}
 
 
 def markdown_of(path: Path) -> str:
