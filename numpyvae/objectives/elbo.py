@@ -33,6 +33,8 @@ from numpyvae.objectives.base import (
     log_posterior,
     log_prior,
 )
+from numpyvae.posteriors import POSTERIORS
+from numpyvae.validation import ConfigError
 
 if TYPE_CHECKING:
     from numpyvae.config import VAEConfig
@@ -83,7 +85,7 @@ def elbo_sampled_kl(
     kl = float(kl_samples.sum()) / (M * B)
     parts = LossParts(reconstruction + beta * kl, reconstruction, kl)
     dz = z * (beta / (M * B))
-    dh = posterior.log_det_grad(h) * (-beta / B)
+    dh = posterior.log_det_backward(h, eps, -beta / B)
     return ObjectiveGrad(parts, -1.0 / (M * B), dz, dh)
 
 
@@ -99,6 +101,17 @@ class ELBO(PathwiseObjective):
     def __init__(self, kl_estimator: str = "analytic") -> None:
         super().__init__(elbo_sampled_kl if kl_estimator == "sampled" else elbo_analytic_kl)
         self.kl_estimator = kl_estimator
+
+    @classmethod
+    def check_config(cls, config: VAEConfig) -> None:
+        """A posterior without a closed-form KL (a flow, derivations.md §14) needs estimator A."""
+        closed_form = POSTERIORS[config.posterior].has_closed_form_kl
+        if config.kl_estimator == "analytic" and not closed_form:
+            raise ConfigError(
+                f"posterior={config.posterior!r} has no closed-form KL, so "
+                "kl_estimator='analytic' cannot be used: pass kl_estimator='sampled' "
+                "(estimator A) or objective='iwae' (derivations.md §14.1)"
+            )
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> ELBO:

@@ -87,7 +87,7 @@ def iwae_bound(
     parts = LossParts(loss, reconstruction, loss - reconstruction)
     dlog_w = weights * (-1.0 / B)
     dz = z * (dlog_w[..., np.newaxis] * -beta)  # d log w / dz = -beta z, from log p(z)
-    dh = posterior.log_det_grad(h) * (-beta / B)
+    dh = posterior.log_det_backward(h, eps, -beta / B, weights)
     return ObjectiveGrad(parts, dlog_w, dz, dh)
 
 
