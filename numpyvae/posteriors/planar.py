@@ -34,7 +34,7 @@ def reparameterize(u: np.ndarray, w: np.ndarray) -> np.ndarray:
 def reparameterize_backward(
     du_hat: np.ndarray, u: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """dL/du_hat (B, k) -> dL/du, dL/dw (B, k) through `reparameterize` (derivations.md (14.6)).
+    """dL/du_hat (B, k) -> dL/du, dL/dw (B, k) through `reparameterize` (derivations.md (14.8)).
 
     With c = (m(a) - a)/n, n = |w|^2: dc/da = (m'(a) - 1)/n = -sigmoid(-a)/n and
     dc/dn = -(m(a) - a)/n^2; a = w^T u and n = w^T w carry them to u and w.
@@ -82,7 +82,7 @@ class PlanarStep(FlowStep):
     ) -> tuple[np.ndarray, np.ndarray]:
         """dL/dz' (M, B, k), dL/dlog_det (M, B) -> dL/dz (M, B, k), dL/dtheta (B, 2k + 1).
 
-        derivations.md (14.4)-(14.5): s collects the paths through tanh and through the
+        derivations.md (14.7): s collects the paths through tanh and through the
         slope tanh'(s) of the determinant; w^T u_hat sends its share to w and u_hat.
         """
         z, u, w, u_hat, t, slope, wu, det = cache

@@ -2,7 +2,8 @@
 
 One step pulls the space towards (beta < 0) or pushes it away from (beta > 0) the centre z0,
 most strongly within a radius about alpha. With r = |z - z0| and h = 1/(alpha + r) its
-Jacobian is (1 + beta h) I + beta h'(r) (z - z0)(z - z0)^T / r, so
+Jacobian is (1 + beta h) I + beta h'(r) (z - z0)(z - z0)^T / r (h is eta in
+derivations.md §14.3), so
 
     log|det| = (k - 1) log(1 + beta h) + log(1 + beta alpha h^2).
 
