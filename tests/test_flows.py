@@ -380,3 +380,20 @@ def test_fitting_a_planar_flow_lowers_kl_to_the_target():
     again = kl_divergence("U2", fit.flow, fit.h, 5000, np.random.default_rng(2))
     assert fit.kl < start.kl - 1.0 and fit.kl > 0  # KL is positive: log Z is right
     assert abs(again - fit.kl) < 0.05  # the Monte Carlo estimate is stable
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_a_flow_model_survives_its_checkpoint(flow, tmp_path):
+    from numpyvae.checkpoint import load_model, save_checkpoint
+    from numpyvae.optim import Adam
+    from numpyvae.train import Trainer
+
+    model = flow_model(flow, 3, n_samples=2)
+    x = (np.random.default_rng(3).random((20, D)) < 0.5).astype(float)
+    trainer = Trainer(model, Adam(model.params, lr=1e-2), batch_size=10)
+    trainer.fit(x, 2)
+    save_checkpoint(tmp_path / "flow.npz", trainer)
+    loaded = load_model(tmp_path / "flow.npz")
+    assert loaded.config == model.config and loaded.posterior.flow_length == 3
+    eps = np.random.default_rng(4).standard_normal((2, 20, 3))
+    assert loaded.loss(x, eps) == model.loss(x, eps)
