@@ -17,7 +17,9 @@ change of variables (derivations.md §7.1),
     log q(z | x) = log N(eps; 0, I) - log |det A|,
 
 so log q has no path through z for a fixed eps: its gradient with respect to the posterior's
-parameters is -d log|det A| / dh, and nothing else.
+parameters is -d log|det A| / dh, and nothing else. For a normalizing flow log|det dz/deps|
+depends on eps as well, and the posterior's `log_det_backward` carries it back through every
+step (derivations.md §14.1, §14.4).
 """
 
 from __future__ import annotations
