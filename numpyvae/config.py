@@ -90,8 +90,17 @@ class VAEConfig:
     posterior: str = _option(
         "diagonal",
         "approximate posterior q(z|x): a Gaussian with 'diagonal' covariance, or 'full' "
-        "covariance through a Cholesky factor L (derivations.md §4.4)",
+        "covariance through a Cholesky factor L (derivations.md §4.4), or that diagonal "
+        "Gaussian bent by --flow-length 'planar' or 'radial' normalizing-flow steps, with "
+        "the sampled KL or the IWAE (derivations.md §14)",
         choices=tuple(POSTERIORS),
+    )
+    flow_length: int = _option(
+        1,
+        "K, the number of flow steps of a 'planar' or 'radial' posterior; 0 is the diagonal "
+        "posterior (derivations.md §14)",
+        check_non_negative_int,
+        metavar="K",
     )
     n_samples: int = _option(
         1,

@@ -130,7 +130,7 @@ class VAE:
         self.beta = config.beta
         self.objective_fn = OBJECTIVES[config.objective].from_config(config)
         self.likelihood = make_likelihood(config.likelihood, self.dtype)
-        self.posterior = POSTERIORS[config.posterior](config.latent_dim)
+        self.posterior = POSTERIORS[config.posterior].from_config(config)
         self.n_outputs = self.likelihood.n_outputs(config.data_dim)
         init_rng, noise_rng = (
             np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2)

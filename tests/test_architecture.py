@@ -149,6 +149,7 @@ def test_every_option_is_in_the_repr_the_checkpoint_and_the_command_line():
         data_dim=6, latent_dim=2, hidden=(4,), likelihood="gaussian_shared_var",
         activation="tanh", posterior="full", n_samples=3, seed=9, dtype="float32", init="he",
         objective="elbo", kl_estimator="sampled", beta=0.25, n_classes=4,
+        flow_length=2,
     )  # fmt: skip
     defaults = {f.name: f.default for f in dataclasses.fields(VAEConfig)}
     # The sampled KL needs the ELBO: the objective is the one option left at its default here.

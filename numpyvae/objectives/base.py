@@ -79,7 +79,7 @@ def log_posterior(posterior: Posterior, h: np.ndarray, eps: np.ndarray) -> np.nd
 
     h (B, P), eps (M, B, k) -> (M, B). No solve is needed: the eps that made z is known.
     """
-    return log_prior(eps) - posterior.log_det(h)
+    return log_prior(eps) - posterior.log_det_at(h, eps)
 
 
 class Objective(ABC):

@@ -17,7 +17,9 @@ change of variables (derivations.md §7.1),
     log q(z | x) = log N(eps; 0, I) - log |det A|,
 
 so log q has no path through z for a fixed eps: its gradient with respect to the posterior's
-parameters is -d log|det A| / dh, and nothing else.
+parameters is -d log|det A| / dh, and nothing else. For a normalizing flow log|det dz/deps|
+depends on eps as well, and the posterior's `log_det_backward` carries it back through every
+step (derivations.md §14.1, §14.4).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from numpyvae.objectives.base import (
     log_posterior,
     log_prior,
 )
+from numpyvae.posteriors import POSTERIORS
+from numpyvae.validation import ConfigError
 
 if TYPE_CHECKING:
     from numpyvae.config import VAEConfig
@@ -83,7 +87,7 @@ def elbo_sampled_kl(
     kl = float(kl_samples.sum()) / (M * B)
     parts = LossParts(reconstruction + beta * kl, reconstruction, kl)
     dz = z * (beta / (M * B))
-    dh = posterior.log_det_grad(h) * (-beta / B)
+    dh = posterior.log_det_backward(h, eps, -beta / B)
     return ObjectiveGrad(parts, -1.0 / (M * B), dz, dh)
 
 
@@ -99,6 +103,17 @@ class ELBO(PathwiseObjective):
     def __init__(self, kl_estimator: str = "analytic") -> None:
         super().__init__(elbo_sampled_kl if kl_estimator == "sampled" else elbo_analytic_kl)
         self.kl_estimator = kl_estimator
+
+    @classmethod
+    def check_config(cls, config: VAEConfig) -> None:
+        """A posterior without a closed-form KL (a flow, derivations.md §14) needs estimator A."""
+        closed_form = POSTERIORS[config.posterior].has_closed_form_kl
+        if config.kl_estimator == "analytic" and not closed_form:
+            raise ConfigError(
+                f"posterior={config.posterior!r} has no closed-form KL, so "
+                "kl_estimator='analytic' cannot be used: pass kl_estimator='sampled' "
+                "(estimator A) or objective='iwae' (derivations.md §14.1)"
+            )
 
     @classmethod
     def from_config(cls, config: VAEConfig) -> ELBO:

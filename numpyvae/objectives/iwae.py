@@ -75,7 +75,8 @@ def iwae_bound(
     so each sample's path gets weight -w~_ij / B: log p(x|z) through the decoder; log p(z)
     (gradient -z) through the reparameterization; and -log q(z|x) = -log N(eps) + log|det A|
     straight into h (derivations.md §7.1), where sum_j w~_j = 1 leaves -beta/B d log|det A|/dh,
-    the same as estimator A's.
+    the same as estimator A's. A flow's log-determinant differs per sample, so there the
+    weights stay (`log_det_backward`, derivations.md §14.1).
     """
     K, B = log_px.shape
     log_w = log_importance_weights(log_px, z, eps, h, posterior, beta)
@@ -87,7 +88,7 @@ def iwae_bound(
     parts = LossParts(loss, reconstruction, loss - reconstruction)
     dlog_w = weights * (-1.0 / B)
     dz = z * (dlog_w[..., np.newaxis] * -beta)  # d log w / dz = -beta z, from log p(z)
-    dh = posterior.log_det_grad(h) * (-beta / B)
+    dh = posterior.log_det_backward(h, eps, -beta / B, weights)
     return ObjectiveGrad(parts, dlog_w, dz, dh)
 
 

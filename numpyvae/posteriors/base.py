@@ -11,25 +11,40 @@ derivations.md that its docstring names and checked by finite differences in tes
 4. `kl(h)` (B,) = KL(q(z|x) || N(0, I)) and `kl_grad(h)` (B, P), for the analytic-KL ELBO;
 5. `log_det(h)` (B,) = log|det dz/deps| and `log_det_grad(h)` (B, P), which the sampled-KL
    ELBO and the importance-weighted bound need (derivations.md §7.1), and `log_prob(z, h)`.
+
+The objectives reach the log-determinant through `log_det_at(h, eps)` and
+`log_det_backward(h, eps, scale, weights)`, which default to the two above. A posterior whose
+log|det dz/deps| depends on eps (a normalizing flow, derivations.md §14) overrides those two
+instead, sets `has_closed_form_kl = False` (the ELBO then refuses the analytic KL), and builds
+itself from the configuration in `from_config` if it has options of its own.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from numpyvae.validation import check_positive_int
+
+if TYPE_CHECKING:
+    from numpyvae.config import VAEConfig
 
 
 class Posterior(ABC):
     """q_phi(z|x) for a latent z in R^k. Shapes: h (B, P); eps, z (M, B, k)."""
 
     name: ClassVar[str]
+    has_closed_form_kl: ClassVar[bool] = True  # whether `kl` exists (estimator B)
 
     def __init__(self, latent_dim: int) -> None:
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
+
+    @classmethod
+    def from_config(cls, config: VAEConfig) -> Posterior:
+        """The posterior of a checked configuration: its latent_dim alone by default."""
+        return cls(config.latent_dim)
 
     @property
     @abstractmethod
@@ -63,6 +78,22 @@ class Posterior(ABC):
     @abstractmethod
     def log_det_grad(self, h: np.ndarray) -> np.ndarray:
         """d log|det dz/deps| / dh (B, P)."""
+
+    def log_det_at(self, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """log|det dz/deps| at the samples z = g(h, eps): h (B, P), eps (M, B, k) -> an array
+        that broadcasts to (M, B); here `log_det(h)` (B,), the same for every eps."""
+        return self.log_det(h)
+
+    def log_det_backward(
+        self, h: np.ndarray, eps: np.ndarray, scale: float, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        """d/dh of scale * sum_j weights_ij log|det dz_ij/deps_ij|: (B, P).
+
+        weights (M, B) sum to 1 over the M samples of each point (None: 1/M each), so a
+        log-determinant that does not depend on eps gives scale * `log_det_grad(h)`
+        (derivations.md §7.2, §9.1).
+        """
+        return self.log_det_grad(h) * scale
 
     @abstractmethod
     def log_prob(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
