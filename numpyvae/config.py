@@ -160,6 +160,7 @@ class VAEConfig:
             elif "choices" in option.metadata:
                 value = check_choice(name, value, option.metadata["choices"])
             object.__setattr__(self, name, value)
+        POSTERIORS[self.posterior].check_config(self)
         OBJECTIVES[self.objective].check_config(self)
 
     @property

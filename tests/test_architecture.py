@@ -147,7 +147,7 @@ def test_the_keyword_form_and_the_config_build_the_same_model():
 def test_every_option_is_in_the_repr_the_checkpoint_and_the_command_line():
     changed = VAEConfig(
         data_dim=6, latent_dim=2, hidden=(4,), likelihood="gaussian_shared_var",
-        activation="tanh", posterior="full", n_samples=3, seed=9, dtype="float32", init="he",
+        activation="tanh", posterior="planar", n_samples=3, seed=9, dtype="float32", init="he",
         objective="elbo", kl_estimator="sampled", beta=0.25, n_classes=4,
         flow_length=2,
     )  # fmt: skip

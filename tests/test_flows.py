@@ -397,3 +397,13 @@ def test_a_flow_model_survives_its_checkpoint(flow, tmp_path):
     assert loaded.config == model.config and loaded.posterior.flow_length == 3
     eps = np.random.default_rng(4).standard_normal((2, 20, 3))
     assert loaded.loss(x, eps) == model.loss(x, eps)
+
+
+def test_flow_length_without_a_flow_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match=r"flow_length=3 is an option of the flow posteriors"):
+        VAE(6, 2, hidden=(4,), posterior="diagonal", flow_length=3)
+    with pytest.raises(ConfigError, match=r"got posterior='full'"):
+        VAE(6, 2, hidden=(4,), posterior="full", flow_length=0)
+    # The default is no choice at all, and a flow takes any length.
+    assert VAE(6, 2, hidden=(4,)).config.flow_length == 1
+    VAE(6, 2, hidden=(4,), posterior="radial", flow_length=3, kl_estimator="sampled")

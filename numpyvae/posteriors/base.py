@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from numpyvae.validation import check_positive_int
+from numpyvae.validation import ConfigError, check_positive_int
 
 if TYPE_CHECKING:
     from numpyvae.config import VAEConfig
@@ -45,6 +45,18 @@ class Posterior(ABC):
     def from_config(cls, config: VAEConfig) -> Posterior:
         """The posterior of a checked configuration: its latent_dim alone by default."""
         return cls(config.latent_dim)
+
+    @classmethod
+    def check_config(cls, config: VAEConfig) -> None:
+        """Refuse, in one line, an option of the configuration that this posterior does not
+        use: by default the flows' `flow_length`, which must keep its default."""
+        unused = type(config).flow_length
+        if config.flow_length != unused:
+            raise ConfigError(
+                f"flow_length={config.flow_length} is an option of the flow posteriors "
+                f"('planar', 'radial'), got posterior={config.posterior!r}: choose a flow, or "
+                f"leave it out"
+            )
 
     @property
     @abstractmethod

@@ -93,6 +93,10 @@ class FlowPosterior(Posterior):
         """The flow of the configuration's latent_dim and flow_length."""
         return cls(config.latent_dim, config.flow_length)
 
+    @classmethod
+    def check_config(cls, config: VAEConfig) -> None:
+        """A flow uses every posterior option (flow_length included): nothing to refuse."""
+
     @property
     def n_params(self) -> int:
         """Width of the encoder output: the base's 2k, then p numbers for each of K steps."""
