@@ -41,8 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--adam-threads",
         type=int,
-        default=1,
-        help="threads of numpyvae's Adam update (default 1, the library's default)",
+        default=None,
+        help="threads of numpyvae's Adam update (default: the library's, one or two as "
+        "measured fastest)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
@@ -55,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 args = parse_args()
 common.limit_threads(args.threads)
 common.limit_jax_threads(args.threads)
+# numpyvae before NumPy, as a user's script or the command line loads it, so that its
+# OpenBLAS setting applies (numpyvae.openblas); it reaches the floor too, the same library.
+import numpyvae  # noqa: E402, F401
+
+OPENBLAS_THREAD_TIMEOUT = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
 
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
@@ -123,26 +129,41 @@ def profile_epoch(data_dir: str, batch_size: int) -> None:
 def run_memory_probe_subprocess() -> dict:
     command = [sys.executable, __file__, "--memory-probe", "--threads", str(args.threads)]
     command += ["--data-dir", args.data_dir, "--batch-size", str(args.batch_size)]
-    command += ["--adam-threads", str(args.adam_threads)]
+    if args.adam_threads is not None:
+        command += ["--adam-threads", str(args.adam_threads)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def adam_step_times(model, steps: int = 469) -> dict[str, float]:
-    """Median seconds of one Adam step on the model's 652k parameters, with the update on
-    one thread and on --threads threads, alternating, right after a training epoch (so that
-    OpenBLAS's threads are in the state training leaves them). On a copy of the parameters."""
-    params = model.params.copy()
+    """Median seconds of one Adam step on the model's 652k parameters, alternating, right
+    after a training epoch (so that OpenBLAS's threads are in the state training leaves
+    them), on copies of the parameters: the update as it was before issue 25 (whole arrays,
+    on one thread, then the default, and on --threads threads, `--adam-threads`), and the
+    library's default now (whole arrays or blocks, one thread or two, measured)."""
     grads = model.params.zeros_like()  # the layout of the model's gradients
     grads.flat[:] = np.random.default_rng(0).standard_normal(grads.flat.size) * 1e-2
-    optimizers = {n: Adam(params, lr=1e-3, threads=n) for n in sorted({1, args.threads})}
-    times = {n: [] for n in optimizers}
+    optimizers = {}
+    for n in sorted({1, args.threads}):
+        optimizer = Adam(model.params.copy(), lr=1e-3, threads=n)
+        whole = f"whole arrays, {n} thread(s)"
+        optimizer.kernel.candidates = {whole: optimizer.kernel.candidates[whole]}
+        optimizers[f"whole_{n}_threads"] = optimizer
+    optimizers["default"] = Adam(model.params.copy(), lr=1e-3)
+    times = {name: [] for name in optimizers}
     for _ in range(steps):
-        for n, optimizer in optimizers.items():
+        for name, optimizer in optimizers.items():
             start = time.perf_counter()
             optimizer.step(grads)
-            times[n].append(time.perf_counter() - start)
-    return {f"adam_step_{n}_threads_s": float(np.median(t)) for n, t in times.items()}
+            times[name].append(time.perf_counter() - start)
+    return {f"adam_step_{name}_s": float(np.median(t)) for name, t in times.items()}
+
+
+def adam_forms(optimizer: Adam) -> str:
+    """Which form of the update Adam chose, and the medians it measured for each."""
+    kernel = optimizer.kernel
+    times = ", ".join(f"{n} {np.median(t) * 1e3:.2f} ms" for n, t in kernel.timings.items())
+    return f"runs {kernel.chosen or '(measuring)'}; measured {times}"
 
 
 class TorchContender:
@@ -204,6 +225,7 @@ def main() -> None:
         profile_epoch(args.data_dir, args.batch_size)
         return
     print(f"threads: {args.threads}; " + "; ".join(common.blas_report(args.threads)))
+    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT} (numpyvae's default: 4)")
     data = load_mnist(args.data_dir, download=False, dtype=np.float32)
     x_train, x_test = data.x_train, data.x_test
     rows = common.batch_sizes(x_train.shape[0], args.batch_size)
@@ -239,6 +261,7 @@ def main() -> None:
             + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in adam_probe[-1].items()),
             flush=True,
         )
+        print(f"numpyvae's Adam in training: {adam_forms(trainer.optimizer)}", flush=True)
         test["numpyvae"].append(model.evaluate(x_test).loss)
         for name, run in runs.items():
             test[name].append(run.test_loss(x_test))
