@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 
 import common  # before NumPy: it sets the thread variables and the import path
@@ -31,11 +32,15 @@ parser.add_argument("--batch-size", type=int, default=128)
 parser.add_argument("--no-count", action="store_true", help="only run the steps (valgrind)")
 args = parser.parse_args()
 common.limit_threads(args.threads)
+# numpyvae before NumPy, as the command line loads it, so that its OpenBLAS setting applies.
+import numpyvae  # noqa: E402, F401
+
+print(f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
+
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import numpyvae  # noqa: E402, F401  (before NumPy, as the command line: numpyvae.openblas)
 from numpyvae.optim import Adam  # noqa: E402
 from numpyvae.train import Trainer  # noqa: E402
 from numpyvae.vae import VAE  # noqa: E402
