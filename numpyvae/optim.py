@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Mapping
 from numbers import Real
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from numpyvae.kernels import FlatArrays
-from numpyvae.kernels.blocks import run_in_blocks
+from numpyvae.kernels.blocks import available_cores, run_in_blocks
 from numpyvae.kernels.fastest import Fastest
 from numpyvae.validation import (
     InvalidTypeError,
@@ -147,13 +146,6 @@ def adam_update(
 # With Adam's five arrays a block takes 320 KiB or 1.25 MiB of the L2 cache (512 KiB a core
 # on the AMD EPYC machines of the earlier benchmarks, 2 MiB on the Intel Xeon ones).
 BLOCK_BYTES = (64 * 1024, 256 * 1024)
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def flat_update_candidates(

@@ -16,7 +16,12 @@ from numpyvae import VAE
 from numpyvae.kernels import FlatArrays
 from numpyvae.kernels.blocks import run_in_blocks
 from numpyvae.kernels.fastest import Fastest
-from numpyvae.likelihoods.bernoulli import Bernoulli, bernoulli_fast, bernoulli_reference
+from numpyvae.likelihoods.bernoulli import (
+    Bernoulli,
+    bernoulli_fast,
+    bernoulli_reference,
+    bernoulli_threads,
+)
 from numpyvae.optim import (
     FLUSH_MARGIN,
     SGD,
@@ -265,3 +270,17 @@ def test_fastest_measures_every_candidate_then_keeps_the_fastest():
     calls.clear()
     chooser(0)
     assert len(calls) == 1 and chooser.chosen is None
+
+
+@pytest.mark.parametrize("M, B", [(1, 128), (2, 15), (3, 2)])
+def test_bernoulli_rows_over_two_threads_give_the_bits_of_one(M, B):
+    """The likelihood measures its float32 kernel on one thread and with the batch's rows
+    split over two, and keeps the faster: both give the same bits, any M and B."""
+    x, logits = logits_and_targets(np.float32, M=M, B=B, d=784)
+    one = bernoulli_threads(x, logits, threads=1)
+    two = bernoulli_threads(x, logits, threads=2)
+    whole = bernoulli_fast(x, logits)
+    for a, b, c in zip(one, two, whole, strict=True):
+        assert a.shape == c.shape and a.dtype == c.dtype == np.float32
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)

@@ -13,12 +13,20 @@ and thread count then gives the same bits as one call over the whole arrays (tes
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # helper threads, by their number
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def helpers(n: int) -> ThreadPoolExecutor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from statistics import median
+from typing import Any
 
 
 class Fastest:
@@ -26,7 +27,7 @@ class Fastest:
     """
 
     def __init__(
-        self, candidates: Mapping[str, Callable[..., None]], rounds: int = 4, keep: int = 2000
+        self, candidates: Mapping[str, Callable[..., Any]], rounds: int = 4, keep: int = 2000
     ) -> None:
         self.candidates = dict(candidates)
         self.rounds = rounds
@@ -36,23 +37,24 @@ class Fastest:
         self._queue: list[str] = []
         self._left = 0
 
-    def __call__(self, *args) -> None:
+    def __call__(self, *args) -> Any:
+        """Run one candidate on `args` and return what it returns."""
         if len(self.candidates) == 1:
-            next(iter(self.candidates.values()))(*args)
-            return
+            return next(iter(self.candidates.values()))(*args)
         if self.chosen is None and not self._queue:
             self.timings = {name: [] for name in self.candidates}
             self._queue = list(self.candidates) * self.rounds
         if self._queue:
             name = self._queue.pop(0)
             start = time.perf_counter()
-            self.candidates[name](*args)
+            result = self.candidates[name](*args)
             self.timings[name].append(time.perf_counter() - start)
             if not self._queue:
                 self.chosen = min(self.timings, key=lambda n: median(self.timings[n]))
                 self._left = self.keep
-            return
-        self.candidates[self.chosen](*args)
+            return result
         self._left -= 1
+        name = self.chosen
         if self._left <= 0:
             self.chosen = None
+        return self.candidates[name](*args)
