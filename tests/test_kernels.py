@@ -284,3 +284,15 @@ def test_bernoulli_rows_over_two_threads_give_the_bits_of_one(M, B):
         assert a.shape == c.shape and a.dtype == c.dtype == np.float32
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, c)
+
+
+@pytest.mark.parametrize("n, block, threads, calls", [(10, 3, 1, 4), (10, 5, 2, 2), (10, 20, 2, 1)])
+def test_run_in_blocks_splits_the_first_axis(n, block, threads, calls):
+    """Blocks run along the first axis (a batch's rows as well as a 1-D buffer), each once."""
+    seen = []
+    rows = np.arange(n * 4.0).reshape(n, 4)
+    run_in_blocks(
+        lambda a, c: seen.append(a.copy() * c), [rows], (2.0,), block=block, threads=threads
+    )
+    assert len(seen) == calls
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen), axis=0), rows * 2.0)

@@ -45,12 +45,13 @@ def run_in_blocks(
     threads: int = 1,
 ) -> None:
     """kernel(*[a[lo:hi] for a in arrays], *scalars) for every block [lo, hi) of `block`
-    entries of the 1-D `arrays` (all of one size n), on `threads` threads.
+    rows of `arrays` (all n long along their first axis: 1-D buffers, or a batch's rows),
+    on `threads` threads.
 
     The calling thread works too; the others are helpers. With block >= n this is one call
     over the whole arrays; with block = ceil(n / 2) on two threads, one half each.
     """
-    starts = range(0, arrays[0].size, block)
+    starts = range(0, len(arrays[0]), block)
     if threads == 1 or len(starts) == 1:
         for lo in starts:
             kernel(*[a[lo : lo + block] for a in arrays], *scalars)
