@@ -102,10 +102,10 @@ class Bernoulli(Likelihood):
         super().__init__(dtype=dtype)
         # The float32 kernel on one core, or its rows split over two, whichever is measured
         # faster here (numpyvae.kernels.fastest): tanh and log1p keep a core busy.
-        counts = sorted({1, min(2, available_cores())})
-        self.kernel = Fastest(
-            {f"{n} thread(s)": functools.partial(bernoulli_threads, threads=n) for n in counts}
-        )
+        candidates = {"1 thread": bernoulli_fast}
+        if available_cores() > 1:
+            candidates["2 threads"] = functools.partial(bernoulli_threads, threads=2)
+        self.kernel = Fastest(candidates)
 
     def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log p(x|z) = sum_i [x_i l_i - softplus(l_i)] (M, B) and its gradient
