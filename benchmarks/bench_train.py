@@ -123,7 +123,35 @@ def profile_epoch(data_dir: str, batch_size: int) -> None:
     trainer.fit(x_train, 1)
     profiler = cProfile.Profile(time.thread_time)
     profiler.runcall(trainer.fit, x_train, 1)
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(16)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(16)
+    print(profile_parts(stats.stats))
+
+
+def profile_parts(stats: dict) -> str:
+    """The epoch's CPU seconds in the parts of benchmarks/README.md's profile table."""
+
+    def seconds(file: str, name: str, own: bool = False) -> float:
+        return sum(
+            own_time if own else total
+            for (path, _, function), (_, _, own_time, total, _) in stats.items()
+            if path.endswith(file) and function == name
+        )
+
+    epoch = seconds("train.py", "_train_epoch")
+    parts = {
+        "products (Dense.forward and backward, own time)": seconds(
+            "layers/dense.py", "forward", own=True
+        )
+        + seconds("layers/dense.py", "backward", own=True),
+        "Adam (Optimizer.step)": seconds("optim.py", "step"),
+        "Bernoulli likelihood": seconds("likelihoods/bernoulli.py", "log_prob_and_grad"),
+    }
+    parts["everything else"] = epoch - sum(parts.values())
+    calls = sum(entry[1] for entry in stats.values())
+    return f"epoch {epoch:.2f} s CPU, {calls} profiled calls: " + ", ".join(
+        f"{name} {value:.2f} s" for name, value in parts.items()
+    )
 
 
 def run_memory_probe_subprocess() -> dict:
