@@ -296,3 +296,14 @@ def test_run_in_blocks_splits_the_first_axis(n, block, threads, calls):
     )
     assert len(seen) == calls
     np.testing.assert_array_equal(np.sort(np.concatenate(seen), axis=0), rows * 2.0)
+
+
+def test_bernoulli_measures_each_shape_of_logits_apart():
+    """Training and evaluation batches differ in size, and so may their fastest form: the
+    likelihood keeps one choice per shape, and every call gives bernoulli_fast's bits."""
+    likelihood = Bernoulli(dtype=np.float32)
+    for B in (16, 16, 16, 40, 16, 40):
+        x, logits = logits_and_targets(np.float32, M=1, B=B)
+        for a, b in zip(likelihood.log_prob_and_grad(x, logits), bernoulli_fast(x, logits)):
+            np.testing.assert_array_equal(a, b)
+    assert sorted(likelihood.kernels) == [(1, 16, 50), (1, 40, 50)]

@@ -101,11 +101,12 @@ class Bernoulli(Likelihood):
     def __init__(self, *, dtype: np.dtype | type = np.float64) -> None:
         super().__init__(dtype=dtype)
         # The float32 kernel on one core, or its rows split over two, whichever is measured
-        # faster here (numpyvae.kernels.fastest): tanh and log1p keep a core busy.
-        candidates = {"1 thread": bernoulli_fast}
+        # faster here (numpyvae.kernels.fastest), for each shape of logits apart (training
+        # batches, evaluation batches): tanh and log1p keep a core busy.
+        self.candidates = {"1 thread": bernoulli_fast}
         if available_cores() > 1:
-            candidates["2 threads"] = functools.partial(bernoulli_threads, threads=2)
-        self.kernel = Fastest(candidates)
+            self.candidates["2 threads"] = functools.partial(bernoulli_threads, threads=2)
+        self.kernels: dict[tuple[int, ...], Fastest] = {}
 
     def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log p(x|z) = sum_i [x_i l_i - softplus(l_i)] (M, B) and its gradient
@@ -117,7 +118,9 @@ class Bernoulli(Likelihood):
         checks, keeps log1p and the lines below.
         """
         if out.dtype == np.float32:
-            return self.kernel(x, out)
+            if out.shape not in self.kernels:
+                self.kernels[out.shape] = Fastest(self.candidates)
+            return self.kernels[out.shape](x, out)
         e = np.abs(out)
         # Where exp(-|l|) would be nearly subnormal it is set to 0 (derivations.md §11):
         # arithmetic on subnormal numbers is ten times slower on x86, and there the terms it
