@@ -304,6 +304,7 @@ def test_bernoulli_measures_each_shape_of_logits_apart():
     likelihood = Bernoulli(dtype=np.float32)
     for B in (16, 16, 16, 40, 16, 40):
         x, logits = logits_and_targets(np.float32, M=1, B=B)
-        for a, b in zip(likelihood.log_prob_and_grad(x, logits), bernoulli_fast(x, logits)):
+        used, fast = likelihood.log_prob_and_grad(x, logits), bernoulli_fast(x, logits)
+        for a, b in zip(used, fast, strict=True):
             np.testing.assert_array_equal(a, b)
     assert sorted(likelihood.kernels) == [(1, 16, 50), (1, 40, 50)]
