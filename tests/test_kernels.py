@@ -6,6 +6,7 @@ tolerances, which are a few units of the last place of the values involved.
 """
 
 import copy
+import os
 import pickle
 import time
 
@@ -308,3 +309,26 @@ def test_bernoulli_measures_each_shape_of_logits_apart():
         for a, b in zip(used, fast, strict=True):
             np.testing.assert_array_equal(a, b)
     assert sorted(likelihood.kernels) == [(1, 16, 50), (1, 40, 50)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_blocks_on_two_threads_work_in_a_forked_child():
+    """A child forked after the helper thread started has no such thread: it makes its own,
+    rather than waiting for ever on the parent's."""
+    a = np.arange(10.0)
+    run_in_blocks(np.negative, [a, a], (), block=5, threads=2)  # the parent's helper starts
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 once the blocks ran on two threads
+        b = np.arange(10.0)
+        run_in_blocks(np.negative, [b, b], (), block=5, threads=2)
+        os._exit(0 if np.array_equal(b, -np.arange(10.0)) else 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's blocks did not finish within 60 s")

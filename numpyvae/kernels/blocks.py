@@ -20,6 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # helper threads, by their number
+if hasattr(os, "register_at_fork"):
+    # A forked child has none of its parent's threads: its pools start afresh, or work
+    # handed to a pool whose threads are gone would wait for ever.
+    os.register_at_fork(after_in_child=_POOLS.clear)
 
 
 def available_cores() -> int:
