@@ -332,3 +332,25 @@ def test_blocks_on_two_threads_work_in_a_forked_child():
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's blocks did not finish within 60 s")
+
+
+def test_fastest_knocks_out_the_slower_half_until_one_is_left():
+    """Six candidates: 4 rounds of six, 4 of the faster three, 4 of the faster two; then the
+    fastest runs alone. The times are made by sleeping, so the order is certain."""
+    delays = {"a": 0.012, "b": 0.0, "c": 0.010, "d": 0.003, "e": 0.014, "f": 0.006}
+    calls = []
+
+    def make(name):
+        def run():
+            calls.append(name)
+            time.sleep(delays[name])
+
+        return run
+
+    chooser = Fastest({n: make(n) for n in delays}, rounds=4, keep=10)
+    for _ in range(24 + 12 + 8):
+        assert chooser.chosen is None
+        chooser()
+    assert calls[:6] == list(delays) and sorted(set(calls[24:36])) == ["b", "d", "f"]
+    assert sorted(set(calls[36:])) == ["b", "d"] and chooser.chosen == "b"
+    assert {n: len(t) for n, t in chooser.timings.items()} == dict(a=4, b=12, c=4, d=12, e=4, f=8)
