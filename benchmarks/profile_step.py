@@ -91,8 +91,8 @@ def count_events(trainer: Trainer, x: np.ndarray) -> None:
 
 def main() -> None:
     trainer, x = make_trainer()
-    # Warm up for 40 steps: Adam measures its forms in the first 24 (numpyvae.kernels.fastest).
-    trainer.fit(np.concatenate([x] * -(-40 // args.steps))[: args.batch_size * 40], 1)
+    # Warm up for 60 steps: Adam measures its forms in the first 44 (numpyvae.kernels.fastest).
+    trainer.fit(np.concatenate([x] * -(-60 // args.steps))[: args.batch_size * 60], 1)
     if args.no_count:
         trainer.fit(x, 1)
         return
