@@ -73,9 +73,9 @@ from numpyvae.train import Trainer  # noqa: E402
 from numpyvae.vae import VAE  # noqa: E402
 
 
-def numpyvae_setup(seed: int, batch_size: int) -> Trainer:
+def numpyvae_setup(seed: int, batch_size: int, adam_threads: int | None = None) -> Trainer:
     model = VAE(784, 20, hidden=(400,), likelihood="bernoulli", seed=seed, dtype=np.float32)
-    optimizer = Adam(model.params, lr=1e-3, threads=args.adam_threads)
+    optimizer = Adam(model.params, lr=1e-3, threads=adam_threads or args.adam_threads)
     return Trainer(model, optimizer, batch_size=batch_size, seed=seed)
 
 
@@ -113,19 +113,24 @@ def profile_epoch(data_dir: str, batch_size: int) -> None:
     """cProfile of the second numpyvae epoch (the first warms up), top lines by own time.
 
     The clock is the main thread's CPU time, so that other jobs on a shared machine do not
-    count: with --threads 1 that is the whole epoch's work.
+    count: with --threads 1 that is the whole epoch's work (Adam is then given one thread,
+    unless --adam-threads says otherwise; the forms chosen are printed).
     """
     import cProfile
     import pstats
 
     x_train = load_mnist(data_dir, download=False, dtype=np.float32).x_train
-    trainer = numpyvae_setup(0, batch_size)
+    trainer = numpyvae_setup(0, batch_size, adam_threads=args.threads)
     trainer.fit(x_train, 1)
     profiler = cProfile.Profile(time.thread_time)
     profiler.runcall(trainer.fit, x_train, 1)
     stats = pstats.Stats(profiler)
     stats.sort_stats("tottime").print_stats(16)
     print(profile_parts(stats.stats))
+    likelihood_forms = {
+        shape: kernel.chosen for shape, kernel in trainer.model.likelihood.kernels.items()
+    }
+    print(f"Adam ran {trainer.optimizer.kernel.chosen}; the likelihood {likelihood_forms}")
 
 
 def profile_parts(stats: dict) -> str:
