@@ -41,8 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--adam-threads",
         type=int,
-        default=1,
-        help="threads of numpyvae's Adam update (default 1, the library's default)",
+        default=None,
+        help="threads of numpyvae's Adam update (default: the library's, one or two as "
+        "measured fastest)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
@@ -55,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 args = parse_args()
 common.limit_threads(args.threads)
 common.limit_jax_threads(args.threads)
+# numpyvae before NumPy, as a user's script or the command line loads it, so that its
+# OpenBLAS setting applies (numpyvae.openblas); it reaches the floor too, the same library.
+import numpyvae  # noqa: E402, F401
+
+OPENBLAS_THREAD_TIMEOUT = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
 
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
@@ -67,9 +73,9 @@ from numpyvae.train import Trainer  # noqa: E402
 from numpyvae.vae import VAE  # noqa: E402
 
 
-def numpyvae_setup(seed: int, batch_size: int) -> Trainer:
+def numpyvae_setup(seed: int, batch_size: int, adam_threads: int | None = None) -> Trainer:
     model = VAE(784, 20, hidden=(400,), likelihood="bernoulli", seed=seed, dtype=np.float32)
-    optimizer = Adam(model.params, lr=1e-3, threads=args.adam_threads)
+    optimizer = Adam(model.params, lr=1e-3, threads=adam_threads or args.adam_threads)
     return Trainer(model, optimizer, batch_size=batch_size, seed=seed)
 
 
@@ -107,42 +113,90 @@ def profile_epoch(data_dir: str, batch_size: int) -> None:
     """cProfile of the second numpyvae epoch (the first warms up), top lines by own time.
 
     The clock is the main thread's CPU time, so that other jobs on a shared machine do not
-    count: with --threads 1 that is the whole epoch's work.
+    count: with --threads 1 that is the whole epoch's work (Adam is then given one thread,
+    unless --adam-threads says otherwise; the forms chosen are printed).
     """
     import cProfile
     import pstats
 
     x_train = load_mnist(data_dir, download=False, dtype=np.float32).x_train
-    trainer = numpyvae_setup(0, batch_size)
+    trainer = numpyvae_setup(0, batch_size, adam_threads=args.threads)
     trainer.fit(x_train, 1)
     profiler = cProfile.Profile(time.thread_time)
     profiler.runcall(trainer.fit, x_train, 1)
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(16)
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(16)
+    print(profile_parts(stats.stats))
+    likelihood_forms = {
+        shape: kernel.chosen for shape, kernel in trainer.model.likelihood.kernels.items()
+    }
+    print(f"Adam ran {trainer.optimizer.kernel.chosen}; the likelihood {likelihood_forms}")
+
+
+def profile_parts(stats: dict) -> str:
+    """The epoch's CPU seconds in the parts of benchmarks/README.md's profile table."""
+
+    def seconds(file: str, name: str, own: bool = False) -> float:
+        return sum(
+            own_time if own else total
+            for (path, _, function), (_, _, own_time, total, _) in stats.items()
+            if path.endswith(file) and function == name
+        )
+
+    epoch = seconds("train.py", "_train_epoch")
+    parts = {
+        "products (Dense.forward and backward, own time)": seconds(
+            "layers/dense.py", "forward", own=True
+        )
+        + seconds("layers/dense.py", "backward", own=True),
+        "Adam (Optimizer.step)": seconds("optim.py", "step"),
+        "Bernoulli likelihood": seconds("likelihoods/bernoulli.py", "log_prob_and_grad"),
+    }
+    parts["everything else"] = epoch - sum(parts.values())
+    calls = sum(entry[1] for entry in stats.values())
+    return f"epoch {epoch:.2f} s CPU, {calls} profiled calls: " + ", ".join(
+        f"{name} {value:.2f} s" for name, value in parts.items()
+    )
 
 
 def run_memory_probe_subprocess() -> dict:
     command = [sys.executable, __file__, "--memory-probe", "--threads", str(args.threads)]
     command += ["--data-dir", args.data_dir, "--batch-size", str(args.batch_size)]
-    command += ["--adam-threads", str(args.adam_threads)]
+    if args.adam_threads is not None:
+        command += ["--adam-threads", str(args.adam_threads)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def adam_step_times(model, steps: int = 469) -> dict[str, float]:
-    """Median seconds of one Adam step on the model's 652k parameters, with the update on
-    one thread and on --threads threads, alternating, right after a training epoch (so that
-    OpenBLAS's threads are in the state training leaves them). On a copy of the parameters."""
-    params = model.params.copy()
+    """Median seconds of one Adam step on the model's 652k parameters, alternating, right
+    after a training epoch (so that OpenBLAS's threads are in the state training leaves
+    them), on copies of the parameters: the update as it was before issue 25 (whole arrays,
+    on one thread, then the default, and on --threads threads, `--adam-threads`), and the
+    library's default now (whole arrays or blocks, one thread or two, measured)."""
     grads = model.params.zeros_like()  # the layout of the model's gradients
     grads.flat[:] = np.random.default_rng(0).standard_normal(grads.flat.size) * 1e-2
-    optimizers = {n: Adam(params, lr=1e-3, threads=n) for n in sorted({1, args.threads})}
-    times = {n: [] for n in optimizers}
+    optimizers = {}
+    for n in sorted({1, args.threads}):
+        optimizer = Adam(model.params.copy(), lr=1e-3, threads=n)
+        whole = f"whole arrays, {n} thread(s)"
+        optimizer.kernel.candidates = {whole: optimizer.kernel.candidates[whole]}
+        optimizers[f"whole_{n}_threads"] = optimizer
+    optimizers["default"] = Adam(model.params.copy(), lr=1e-3)
+    times = {name: [] for name in optimizers}
     for _ in range(steps):
-        for n, optimizer in optimizers.items():
+        for name, optimizer in optimizers.items():
             start = time.perf_counter()
             optimizer.step(grads)
-            times[n].append(time.perf_counter() - start)
-    return {f"adam_step_{n}_threads_s": float(np.median(t)) for n, t in times.items()}
+            times[name].append(time.perf_counter() - start)
+    return {f"adam_step_{name}_s": float(np.median(t)) for name, t in times.items()}
+
+
+def adam_forms(optimizer: Adam) -> str:
+    """Which form of the update Adam chose, and the medians it measured for each."""
+    kernel = optimizer.kernel
+    times = ", ".join(f"{n} {np.median(t) * 1e3:.2f} ms" for n, t in kernel.timings.items())
+    return f"runs {kernel.chosen or '(measuring)'}; measured {times}"
 
 
 class TorchContender:
@@ -204,6 +258,7 @@ def main() -> None:
         profile_epoch(args.data_dir, args.batch_size)
         return
     print(f"threads: {args.threads}; " + "; ".join(common.blas_report(args.threads)))
+    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT} (numpyvae's default: 4)")
     data = load_mnist(args.data_dir, download=False, dtype=np.float32)
     x_train, x_test = data.x_train, data.x_test
     rows = common.batch_sizes(x_train.shape[0], args.batch_size)
@@ -239,6 +294,7 @@ def main() -> None:
             + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in adam_probe[-1].items()),
             flush=True,
         )
+        print(f"numpyvae's Adam in training: {adam_forms(trainer.optimizer)}", flush=True)
         test["numpyvae"].append(model.evaluate(x_test).loss)
         for name, run in runs.items():
             test[name].append(run.test_loss(x_test))

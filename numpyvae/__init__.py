@@ -5,8 +5,13 @@ The objective everywhere in this package is the negative ELBO, stated once in
 dimensions, averaged over the Monte Carlo samples of each data point, averaged over the batch.
 """
 
-from numpyvae.config import VAEConfig
-from numpyvae.vae import VAE, LossParts
-from numpyvae.version import __version__
+# Before NumPy loads OpenBLAS: its idle worker threads sleep at once (numpyvae.openblas).
+from numpyvae.openblas import sleep_idle_threads
+
+sleep_idle_threads()
+
+from numpyvae.config import VAEConfig  # noqa: E402
+from numpyvae.vae import VAE, LossParts  # noqa: E402
+from numpyvae.version import __version__  # noqa: E402
 
 __all__ = ["VAE", "LossParts", "VAEConfig", "__version__"]

@@ -7,20 +7,23 @@ theta <- theta - alpha grad loss. Parameters are updated in place, so the layers
 Each update has two forms side by side: `*_reference`, the lines a student writes from the
 formulas (tests/test_kernels.py checks the two agree), and the kernel that runs, which writes
 every intermediate into one scratch array (no allocation) and runs once over a model's whole
-flat parameter buffer (numpyvae.kernels.FlatArrays) rather than once per parameter.
+flat parameter buffer (numpyvae.kernels.FlatArrays) rather than once per parameter, or block
+by block over it (numpyvae.kernels.blocks), on one core or two.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from numpyvae.kernels import FlatArrays
+from numpyvae.kernels.blocks import available_cores, run_in_blocks
+from numpyvae.kernels.fastest import Fastest
 from numpyvae.validation import (
     InvalidTypeError,
     InvalidValueError,
@@ -116,10 +119,13 @@ def adam_update(
 
     The bias corrections fold into two scalars (Python floats, so float32 stays float32):
     lr m_hat / (sqrt(v_hat) + eps) = [lr sqrt(1 - b2^t) / (1 - b1^t)] m / (sqrt(v) + eps'),
-    eps' = eps sqrt(1 - b2^t). Measured on the example's 652k float32 parameters, one
-    thread: about 0.8 ms a step in one call per line, where cache-sized blocks were slower
-    (the call overhead outweighs the cache); in-place passes (m *= b1) cost half of those
-    that write a third array, and the square root alone is a quarter of the step.
+    eps' = eps sqrt(1 - b2^t). In-place passes (m *= b1) cost half of those that write a
+    third array, and the square root alone is a quarter of the step. On the example's 652k
+    float32 parameters, one thread: on an AMD EPYC, 0.8 ms a step over the whole arrays,
+    where cache-sized blocks were slower (the calls cost more than the cache saves); on an
+    Intel Xeon, 2.2 ms over the whole arrays and 1.7 ms in blocks of 64k entries, which keep
+    every line's arrays in the L2 cache. `Adam` therefore runs this kernel on whole arrays
+    or on blocks, on one thread or two, whichever it measures fastest (run_in_blocks).
     """
     m *= beta1
     np.multiply(g, 1.0 - beta1, out=tmp)
@@ -136,28 +142,31 @@ def adam_update(
     p -= tmp
 
 
-_POOL: dict[int, ThreadPoolExecutor] = {}  # helper threads, by their number
+# Block sizes tried for the flat update, in bytes of each array: 16k and 64k float32 entries.
+# With Adam's five arrays a block takes 320 KiB or 1.25 MiB of the L2 cache (512 KiB a core
+# on the AMD EPYC machines of the earlier benchmarks, 2 MiB on the Intel Xeon ones).
+BLOCK_BYTES = (64 * 1024, 256 * 1024)
 
 
-def in_parallel(kernel: Callable[..., None], n_threads: int, arrays: list, *scalars) -> None:
-    """kernel(*parts, *scalars) on `n_threads` consecutive parts of the 1-D `arrays` at once.
-
-    For element-wise kernels only (each entry's result depends on that entry alone). NumPy
-    releases the GIL inside its loops, so the parts run on separate cores; the calling thread
-    takes the first part.
-    """
-    if n_threads == 1:
-        kernel(*arrays, *scalars)
-        return
-    if n_threads - 1 not in _POOL:
-        _POOL[n_threads - 1] = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="numpyvae")
-    pool = _POOL[n_threads - 1]
-    bounds = np.linspace(0, arrays[0].size, n_threads + 1).astype(int)
-    parts = [[a[lo:hi] for a in arrays] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    futures = [pool.submit(kernel, *part, *scalars) for part in parts[1:]]
-    kernel(*parts[0], *scalars)
-    for future in futures:
-        future.result()
+def flat_update_candidates(
+    kernel: Callable[..., None], size: int, itemsize: int, threads: int | None
+) -> dict[str, Callable[[list, tuple], None]]:
+    """The ways to run an element-wise `kernel` over flat buffers of `size` entries, by name:
+    whole arrays or blocks of BLOCK_BYTES, on `threads` threads (None: one, and two if the
+    process has two cores). Every way gives the same bits (numpyvae.kernels.blocks)."""
+    counts = [threads] if threads is not None else sorted({1, min(2, available_cores())})
+    out = {}
+    for n in counts:
+        out[f"whole arrays, {n} thread(s)"] = functools.partial(
+            run_in_blocks, kernel, block=-(-size // n), threads=n
+        )
+        for nbytes in BLOCK_BYTES:
+            block = max(1, nbytes // itemsize)
+            if block < -(-size // n):
+                out[f"blocks of {block} entries, {n} thread(s)"] = functools.partial(
+                    run_in_blocks, kernel, block=block, threads=n
+                )
+    return out
 
 
 def flush_subnormal(a: np.ndarray, threshold: float, scratch: np.ndarray) -> None:
@@ -262,6 +271,11 @@ class Adam(Optimizer):
     about 1/FLUSH_MARGIN, no entry decays from above the threshold into the subnormal range
     before the next flush, and a moment below 1e-33 moves no parameter. v decays too slowly
     to matter.
+
+    The update of a model's flat buffers (numpyvae.kernels) runs on whole arrays or on
+    cache-sized blocks, on one thread or on `threads` (None: one or two, as many as the
+    process has cores), in whichever form `kernel` (numpyvae.kernels.fastest.Fastest)
+    measures fastest on this machine. All forms compute the same bits.
     """
 
     def __init__(
@@ -270,11 +284,11 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        threads: int = 1,
+        threads: int | None = None,
     ) -> None:
         super().__init__(params, lr)
-        # Threads for the update of a flat buffer (a model's params): its two halves at once.
-        self.threads = check_positive_int("threads", threads)
+        # Threads for the update of a flat buffer (a model's params); None: measured, below.
+        self.threads = None if threads is None else check_positive_int("threads", threads)
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise InvalidTypeError(f"betas must be two numbers in [0, 1), got {betas!r:.80}")
         self.beta1 = check_fraction("betas[0]", betas[0])
@@ -291,6 +305,17 @@ class Adam(Optimizer):
         self.flush_every = (
             max(1, int(math.log(FLUSH_MARGIN) / -math.log(self.beta1))) if self.beta1 > 0 else 1
         )
+        # The flat update runs whichever of its equivalent forms (whole arrays or cache-sized
+        # blocks, one thread or two) is measured fastest here (numpyvae.kernels.fastest).
+        self.kernel = (
+            Fastest(
+                flat_update_candidates(
+                    adam_update, self.m.flat.size, self.m.flat.itemsize, self.threads
+                )
+            )
+            if self._flat
+            else None
+        )
 
     def _flush(self, m: np.ndarray, scratch: np.ndarray) -> None:
         if self.steps % self.flush_every == 0:
@@ -303,8 +328,7 @@ class Adam(Optimizer):
 
     def _update_flat(self, p: np.ndarray, g: np.ndarray) -> None:
         m, tmp = self.m.flat, self._scratch
-        arrays = [p, g, m, self.v.flat, tmp]
-        in_parallel(adam_update, self.threads, arrays, self.steps, *self._hyper())
+        self.kernel([p, g, m, self.v.flat, tmp], (self.steps, *self._hyper()))
         self._flush(m, tmp)
 
     def _hyper(self) -> tuple[float, float, float, float]:

@@ -282,7 +282,7 @@ class VAE:
         # form: 1/(M B) for the ELBO, the importance weights -w~/B for the IWAE.
         dout = dlog_px.reshape(M * B, self.n_outputs)
         scale = objective.dlog_px
-        dout *= scale if np.ndim(scale) == 0 else scale.reshape(M * B, 1)
+        dout *= scale.reshape(M * B, 1) if isinstance(scale, np.ndarray) else scale
         dz = self.decoder.backward(dout)
         if batch.onehot is not None:
             dz = dz[:, :k]  # the labels are data: their gradient is not needed

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from numpyvae.kernels.blocks import available_cores, run_in_blocks
+from numpyvae.kernels.fastest import Fastest
 from numpyvae.layers.activations import sigmoid, softplus
 from numpyvae.likelihoods.base import Likelihood
 from numpyvae.validation import InvalidValueError
@@ -32,9 +34,14 @@ def bernoulli_reference(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, 
     return log_p, x - sigmoid(logits)
 
 
-def bernoulli_fast(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bernoulli_fast(
+    x: np.ndarray,
+    logits: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """`bernoulli_reference` (derivations.md §5.3) from one tanh and one log1p per entry:
-    x (B, d), logits (M, B, d) -> log p (M, B) and x - sigmoid(l) (M, B, d). The float32 path.
+    x (B, d), logits (M, B, d) -> log p (M, B) and x - sigmoid(l) (M, B, d), written into
+    `out` = (log p, gradient) if given. The float32 path.
 
     With t = tanh(l/2): sigmoid(l) = (1 + t)/2 (the package's `sigmoid`), so
     x - sigmoid(l) = (x - 1/2) - t/2; and softplus(l) = max(l, 0) + log(1 + e^-|l|) with
@@ -55,15 +62,35 @@ def bernoulli_fast(x: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.nd
     x_centred = x - 0.5
     half = logits * 0.5
     t = np.tanh(half)
-    terms = x_centred * logits
+    log_p_out, grad_out = (None, None) if out is None else out
+    terms = np.multiply(x_centred, logits, out=grad_out)  # the gradient's buffer, for now
     terms -= np.abs(half, out=half)  # (x - 1/2) l - |l|/2 = x l - max(l, 0)
     log_term = np.abs(t)
     np.log1p(log_term, out=log_term)
     log_term -= math.log(2.0)  # -log(1 + e^-|l|), exactly 0 where tanh saturates
     terms += log_term
-    log_p = terms.sum(axis=-1)
+    log_p = terms.sum(axis=-1, out=log_p_out)
     t *= 0.5
     grad = np.subtract(x_centred, t, out=terms)  # x - 1/2 - t/2 = x - sigmoid(l)
+    return log_p, grad
+
+
+def bernoulli_rows(x: np.ndarray, logits: np.ndarray, log_p: np.ndarray, grad: np.ndarray) -> None:
+    """`bernoulli_fast` on some rows of a batch, each array with the batch axis first:
+    x (b, d), logits (b, M, d) -> log p (b, M) and the gradient (b, M, d), written in place."""
+    bernoulli_fast(x, logits.swapaxes(0, 1), out=(log_p.swapaxes(0, 1), grad.swapaxes(0, 1)))
+
+
+def bernoulli_threads(
+    x: np.ndarray, logits: np.ndarray, threads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`bernoulli_fast` with the batch's rows split over `threads` threads: the same bits
+    (each row's log p sums that row alone). x (B, d), logits (M, B, d)."""
+    M, B, _ = logits.shape
+    log_p = np.empty((M, B), dtype=logits.dtype)
+    grad = np.empty_like(logits)
+    arrays = [x, logits.swapaxes(0, 1), log_p.swapaxes(0, 1), grad.swapaxes(0, 1)]
+    run_in_blocks(bernoulli_rows, arrays, (), block=-(-B // threads), threads=threads)
     return log_p, grad
 
 
@@ -75,6 +102,16 @@ class Bernoulli(Likelihood):
 
     name = "bernoulli"
 
+    def __init__(self, *, dtype: np.dtype | type = np.float64) -> None:
+        super().__init__(dtype=dtype)
+        # The float32 kernel on one core, or its rows split over two, whichever is measured
+        # faster here (numpyvae.kernels.fastest), for each shape of logits apart (training
+        # batches, evaluation batches): tanh and log1p keep a core busy.
+        self.candidates = {"1 thread": bernoulli_fast}
+        if available_cores() > 1:
+            self.candidates["2 threads"] = functools.partial(bernoulli_threads, threads=2)
+        self.kernels: dict[tuple[int, ...], Fastest] = {}
+
     def log_prob_and_grad(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """log p(x|z) = sum_i [x_i l_i - softplus(l_i)] (M, B) and its gradient
         d log p / dl = x - sigmoid(l) (M, B, d), from x (B, d) and logits out (M, B, d).
@@ -85,7 +122,9 @@ class Bernoulli(Likelihood):
         checks, keeps log1p and the lines below.
         """
         if out.dtype == np.float32:
-            return bernoulli_fast(x, out)
+            if out.shape not in self.kernels:
+                self.kernels[out.shape] = Fastest(self.candidates)
+            return self.kernels[out.shape](x, out)
         e = np.abs(out)
         # Where exp(-|l|) would be nearly subnormal it is set to 0 (derivations.md §11):
         # arithmetic on subnormal numbers is ten times slower on x86, and there the terms it
