@@ -705,3 +705,25 @@ def test_similarity_finds_copies_of_classmates_and_of_the_library():
     assert [(p.a, p.b) for p in pairs] == [("cat", "numpyvae")]
     renamed = pasted.replace("grad", "g2").replace("f_plus", "up")
     assert similarity.compare({"cat": "def n(" + renamed}, {"lib": library}, "", 0.8)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("stem", ASSIGNMENTS)
+def test_each_assignments_fixture_submissions_get_their_expected_scores(stem, tmp_path):
+    """Every fixture of tests/fixtures/assignments.py (all right, blank, each typical mistake),
+    handed in as a class and graded through the sandbox, gets the points it deserves on every
+    exercise: the grader and the notebook's check agree on each assignment."""
+    import assignments as assignment_fixtures
+
+    folder = tmp_path / "subs"
+    assignment_fixtures.write_submissions(folder, stem)
+    expected = {name: scores for name, (_, scores) in assignment_fixtures.fixtures(stem).items()}
+    out = tmp_path / "grades"
+    assert grade.main([str(folder), "--out", str(out), "-j", "2", "--seed", "11"]) == 0
+    with open(out / "lms.csv", newline="", encoding="utf-8") as f:
+        wide = {row["student"]: row for row in csv.DictReader(f)}
+    assert set(wide) == set(expected)
+    for name, scores in expected.items():
+        got = {exercise: float(wide[name][exercise]) for exercise in scores}
+        assert got == {exercise: points for exercise, (points, _) in scores.items()}, name
+        assert float(wide[name]["total"]) == sum(points for points, _ in scores.values()), name
