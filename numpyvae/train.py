@@ -31,7 +31,8 @@ def linear_warmup(step: int, warmup_steps: int, final: float = 1.0) -> float:
 
 # The latent diagnostics recorded after each epoch use the first this-many test points: enough
 # for a stable count of active units, cheap next to the test loss (one encoder pass and an
-# N x N table for I(x; z), which log N = 7.6 nats bounds; derivations.md §13.4).
+# N x N table for I(x; z), which log N = 7.6 nats bounds; derivations.md §13.4). A flow's
+# sampled means and its I(x; z) on the first 256 of them cost 0.1 to 0.4 s (k = 20, K = 2 to 8).
 DIAGNOSTIC_POINTS = 2000
 
 # A minibatch loss this many times larger (in size) than the first one means the training has

@@ -179,6 +179,129 @@ def test_trained_linear_vae_collapses_the_directions_below_the_noise():
     assert result.kl_per_dimension[order[-1]] < 0.01
 
 
+# ----------------------------------------------------------------------------- flows
+def linear_flow(flow: str, theta_bias: np.ndarray, seed: int = 0, **options) -> VAE:
+    """A linear-encoder flow model whose K = 2 steps have parameters theta_bias (p,) at every x
+    (their weights 0): h = [mu | logvar | theta_bias | theta_bias]."""
+    model = VAE(
+        D,
+        K,
+        hidden=(),
+        likelihood="gaussian",
+        posterior=flow,
+        flow_length=2,
+        seed=seed,
+        kl_estimator="sampled",
+        **options,
+    )
+    params = model.encoder.dense[0].params
+    params["W"][:, 2 * K :] = 0.0
+    params["b"][2 * K :] = np.tile(theta_bias, 2)
+    return model
+
+
+def identity_step(flow: str, rng: np.random.Generator) -> np.ndarray:
+    """Step parameters of an identity step: planar u = w = 0 (u_hat = 0), any b; radial any
+    centre and alpha, beta = 0 (the raw c equal to the raw a)."""
+    if flow == "planar":
+        return np.concatenate([np.zeros(2 * K), rng.normal(size=1)])
+    a = rng.normal()
+    return np.concatenate([rng.normal(size=K), [a, a]])
+
+
+def copy_base_encoder(flow_model: VAE, diagonal: VAE) -> None:
+    """The diagonal model's encoder gets the flow's [mu | logvar] outputs."""
+    source = flow_model.encoder.dense[0].params
+    for name in ("W", "b"):
+        diagonal.encoder.dense[0].params[name][...] = source[name][..., : 2 * K]
+
+
+@pytest.mark.parametrize("flow", ["planar", "radial"])
+def test_a_flow_of_identity_steps_has_the_activity_and_information_of_its_base(flow):
+    """Identity steps leave q(z|x) the diagonal Gaussian: the sampled E_q[z|x] (antithetic
+    pairs) gives its activity and the term-by-term I(x; z) its estimate, from the same draw of
+    z (N = 200 points, all used); the KL per dimension is NaN and the summary says why."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(200, D))
+    model = linear_flow(flow, identity_step(flow, rng))
+    diagonal = linear_vae()
+    copy_base_encoder(model, diagonal)
+    result, expected = diagnostics.diagnose(model, x), diagnostics.diagnose(diagonal, x)
+    np.testing.assert_allclose(result.activity, expected.activity, rtol=1e-10)
+    assert result.active_units == expected.active_units > 0
+    assert result.mutual_information == pytest.approx(expected.mutual_information, abs=1e-9)
+    assert expected.mutual_information > 0.1
+    assert np.isnan(result.kl_per_dimension).all() and result.kl_per_dimension.shape == (K,)
+    assert result.mean_samples == diagnostics.MEAN_SAMPLES and result.information_points is None
+    lines = result.summary().splitlines()
+    assert f"E_q from {diagnostics.MEAN_SAMPLES} draws" in lines[0]
+    assert "for these 200 points)" in lines[1]
+    assert lines[2] == (
+        "KL per dimension: not available (the marginals q(z_j|x) have no closed form)"
+    )
+
+
+def test_a_flow_unit_wired_to_ignore_x_is_inactive():
+    """Planar steps with u_2 = w_2 = 0 never move z_2, and its mu_2, logvar_2 are constants:
+    the sampled E_q[z_2|x] is the same at every x, activity 0 to rounding, while the other
+    units, which the steps mix with x-dependent parameters, are active. 300 points: I(x; z)
+    uses the first 256, and stays below log 256."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(300, D))
+    theta = rng.normal(size=2 * K + 1)
+    theta[[2, K + 2]] = 0.0  # u_2 and w_2
+    model = linear_flow("planar", theta)
+    params = model.encoder.dense[0].params
+    params["W"][:, [2, K + 2]] = 0.0  # mu_2 and logvar_2 ignore x
+    p = 2 * K + 1
+    for step in range(2):  # the steps' w and b depend on x, u_2 and w_2 do not
+        columns = 2 * K + step * p + np.array([K, K + 1, 2 * K])
+        params["W"][:, columns] = rng.normal(scale=0.3, size=(D, 3))
+    h = diagnostics.encoder_outputs(model, x)
+    assert np.ptp(h[:, 2 * K :], axis=0).max() > 0.1  # the flow's parameters vary with x
+    result = diagnostics.diagnose(model, x)
+    assert result.activity[2] < 1e-20
+    assert np.all(result.activity[[0, 1]] > diagnostics.ACTIVITY_THRESHOLD)
+    assert result.active_units == 2
+    assert result.information_points == diagnostics.REFERENCE_POINTS
+    assert 0 < result.mutual_information <= math.log(diagnostics.REFERENCE_POINTS)
+    assert "the first 256 of these 300 points, to bound the cost" in result.summary()
+
+
+@pytest.mark.parametrize("flow", ["planar", "radial"])
+def test_sampled_means_agree_with_a_long_monte_carlo_run(flow):
+    """E_q[z|x] of a bent flow from 64 draws against 20000: within 5 standard errors of the
+    64-draw estimate (the spread of z over independent draws bounds it), and on average
+    three times farther from the flow's image of the base mean, f(mu), which `mean` returns."""
+    rng = np.random.default_rng(13)
+    q = VAE(D, K, hidden=(), posterior=flow, flow_length=3, kl_estimator="sampled").posterior
+    h = rng.normal(scale=0.8, size=(40, q.n_params))
+    short = diagnostics.sampled_means(q, h, np.random.default_rng(1))
+    long = diagnostics.sampled_means(q, h, np.random.default_rng(2), samples=20000, rows=10)
+    spread = np.std(q.sample(h, rng.standard_normal((2000, 40, K))), axis=0)
+    np.testing.assert_array_less(np.abs(short - long), 5 * spread / math.sqrt(64) + 1e-12)
+    assert np.abs(long - q.mean(h)).mean() > 3 * np.abs(short - long).mean()
+
+
+def test_sampled_means_need_an_even_number_of_draws():
+    q = VAE(D, K, hidden=(), posterior="planar", kl_estimator="sampled").posterior
+    with pytest.raises(InvalidValueError, match="samples must be even.*got 3"):
+        diagnostics.sampled_means(q, np.zeros((2, q.n_params)), np.random.default_rng(), 3)
+
+
+@pytest.mark.parametrize("flow", ["planar", "radial"])
+def test_blockwise_information_estimate_equals_the_term_by_term_reference(flow):
+    rng = np.random.default_rng(14)
+    q = VAE(D, K, hidden=(), posterior=flow, flow_length=2, kl_estimator="sampled").posterior
+    h = rng.normal(scale=0.8, size=(45, q.n_params))
+    z = q.sample(h, rng.standard_normal((1, 45, K)))[0]
+    reference = diagnostics.aggregate_mutual_information_reference(q, h, z)
+    for rows in (1, 7, 500):
+        blocks = diagnostics.aggregate_mutual_information_sampled(q, h, z, rows=rows)
+        assert blocks == pytest.approx(reference, rel=1e-9, abs=1e-12)
+    assert reference > 0
+
+
 # ----------------------------------------------------------------------------- the history
 def small_run(tmp_path, diagnostics_on: bool):
     from numpyvae.checkpoint import save_checkpoint
@@ -249,3 +372,66 @@ def test_evaluate_prints_the_diagnostics_that_train_recorded(tmp_path, capsys):
     expected = sorted(history["kl_per_dimension"][-1], reverse=True)
     np.testing.assert_allclose([float(v) for v in kl.split()], expected, atol=0.006)
     assert re.search(r"I\(x; z\) under q ~ [\d.]+ nats \(at most log N = 5.30", stdout)
+
+
+@pytest.mark.parametrize("flow", ["planar", "radial"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_flow_runs_history_records_and_its_checkpoint_keeps_the_diagnostics(
+    tmp_path, flow, dtype
+):
+    """Training a flow model records its activity and I(x; z) each epoch, the KL per
+    dimension as NaN (null in history.json), and the checkpoint returns them as recorded."""
+    from numpyvae.checkpoint import read_checkpoint, save_checkpoint
+    from numpyvae.train import Trainer
+
+    x = (np.random.default_rng(15).random((64, 12)) < 0.4).astype(dtype)
+    model = VAE(
+        12,
+        3,
+        hidden=(8,),
+        posterior=flow,
+        flow_length=2,
+        kl_estimator="sampled",
+        dtype=dtype,
+        seed=0,
+    )
+    trainer = Trainer(model, Adam(model.params, lr=1e-2), batch_size=16)
+    trainer.fit(x, 2, x_test=x[:40])
+    h = trainer.history
+    expected = diagnostics.diagnose(model, x[:40])
+    assert h.active_units[-1] == expected.active_units
+    assert h.mutual_information[-1] == expected.mutual_information
+    assert np.isfinite(h.mutual_information).all() and np.isnan(h.kl_per_dimension).all()
+    assert h.as_json()["kl_per_dimension"] == [[None] * 3] * 2
+    save_checkpoint(tmp_path / "run.npz", trainer)
+    restored = read_checkpoint(tmp_path / "run.npz").trainer.history.as_arrays()
+    for name, series in h.as_arrays().items():
+        np.testing.assert_array_equal(restored[name], series, err_msg=name)
+
+
+@pytest.mark.parametrize(("flow", "dtype"), [("planar", "float64"), ("radial", "float32")])
+def test_train_then_evaluate_a_flow_model_prints_its_diagnostics(tmp_path, capsys, flow, dtype):
+    """The command line end to end on a flow: train records the diagnostics, evaluate prints
+    the same active units and I(x; z) (the same 300 test images), I(x; z) on the first 256."""
+    import json
+    import re
+
+    from numpyvae import cli
+
+    out = tmp_path / "run"
+    tiny = ["--data", "embedded", "--limit", "300", "--latent-dim", "4", "--no-progress"]
+    options = ["--posterior", flow, "--flow-length", "2", "--kl-estimator", "sampled"]
+    argv = ["train", *tiny, *options, "--dtype", dtype, "--hidden", "16", "--epochs", "1"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", str(out / "checkpoint.npz")]) == 0
+    stdout = capsys.readouterr().out
+    history = json.loads((out / "history.json").read_text())
+    found = re.search(r"active units (\d+) of 4 \(.*E_q from 64 draws", stdout)
+    assert found and int(found.group(1)) == history["active_units"][-1]
+    mi = re.search(
+        r"I\(x; z\) under q ~ ([\d.]+) nats \(at most log N = 5.55 for the first", stdout
+    )
+    assert mi and float(mi.group(1)) == pytest.approx(history["mutual_information"][-1], abs=0.006)
+    assert "KL per dimension: not available" in stdout
+    assert history["kl_per_dimension"] == [[None] * 4]

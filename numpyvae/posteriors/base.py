@@ -10,7 +10,10 @@ derivations.md that its docstring names and checked by finite differences in tes
 3. `mean(h)` (B, k), embedding method A (derivations.md §8.2);
 4. `kl(h)` (B,) = KL(q(z|x) || N(0, I)) and `kl_grad(h)` (B, P), for the analytic-KL ELBO;
 5. `log_det(h)` (B,) = log|det dz/deps| and `log_det_grad(h)` (B, P), which the sampled-KL
-   ELBO and the importance-weighted bound need (derivations.md §7.1), and `log_prob(z, h)`.
+   ELBO and the importance-weighted bound need (derivations.md §7.1), and `log_prob(z, h)`;
+6. `gaussian_marginals(h)`, the means and variances of the marginals q(z_j|x) when each is
+   Gaussian in closed form (the latent diagnostics of derivations.md §13.4 read them); a
+   posterior that leaves it at None gets those diagnostics by sampling instead.
 
 The objectives reach the log-determinant through `log_det_at(h, eps)` and
 `log_det_backward(h, eps, scale, weights)`, which default to the two above. A posterior whose
@@ -110,6 +113,12 @@ class Posterior(ABC):
     @abstractmethod
     def log_prob(self, z: np.ndarray, h: np.ndarray) -> np.ndarray:
         """log q(z|x): z (M, B, k), h (B, P) -> (M, B) (derivations.md §7.1)."""
+
+    def gaussian_marginals(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The means E_q[z_j | x] and variances Var_q[z_j | x] (B, k) of the marginals
+        q(z_j | x), in float64, when each is a Gaussian in closed form; None when not (a
+        normalizing flow, whose diagnostics are estimated by sampling: derivations.md §13.4)."""
+        return None
 
     def draw_eps(
         self, rng: np.random.Generator, n_samples: int, batch: int, dtype: np.dtype

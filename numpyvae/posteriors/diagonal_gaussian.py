@@ -46,6 +46,12 @@ class DiagonalGaussian(Posterior):
         """The posterior mean mu (B, k): embedding method A (derivations.md §8.2)."""
         return self.split(h)[0]
 
+    def gaussian_marginals(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """mu and sigma^2 = exp(logvar) (B, k) in float64, the exponential taken in float64
+        (derivations.md §13.4)."""
+        mu, logvar = self.split(h)
+        return mu.astype(np.float64), np.exp(logvar.astype(np.float64))
+
     def sample(self, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
         """z = mu + sigma * eps (derivations.md §3.4).
 

@@ -126,6 +126,11 @@ class FlowPosterior(Posterior):
         mu = self.base.mean(self.split(h)[0])
         return self.transform(h, mu[np.newaxis])[0][0]
 
+    def gaussian_marginals(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The base's means and variances (B, k) when K = 0; None for K >= 1, whose marginals
+        are not Gaussian (the diagnostics sample them: derivations.md §13.4)."""
+        return None if self.flow_length else self.base.gaussian_marginals(self.split(h)[0])
+
     def sample(self, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
         """z_K = f_K(...f_1(mu + sigma * eps)) (derivations.md §14.1).
 

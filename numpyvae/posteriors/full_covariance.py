@@ -56,6 +56,11 @@ class FullCovarianceGaussian(Posterior):
         L = self.split(h)[1]
         return L @ L.transpose(0, 2, 1)
 
+    def gaussian_marginals(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """mu and the diagonal of L L^T (B, k), cast to float64 (derivations.md §13.4)."""
+        variances = np.diagonal(self.covariance(h), axis1=1, axis2=2)
+        return self.mean(h).astype(np.float64), variances.astype(np.float64)
+
     def sample(self, h: np.ndarray, eps: np.ndarray) -> np.ndarray:
         """z = mu + L eps (derivations.md §4.4): h (B, P), eps (M, B, k) -> z (M, B, k).
 
