@@ -43,6 +43,11 @@ suppress_warnings = ["myst.header"]  # notebooks may start below level 1 after t
 
 # ---------------------------------------------------------------- API reference
 autodoc_member_order = "bysource"
+# Every page documents its own module's members only, so the source pages need not follow
+# imports; following them, viewcode filed a module's source under the first module it met it
+# from (judge's `Settings.limits` default is a sandbox.Limits), and with two reading processes
+# that order, and so the source page's anchors, changed from build to build.
+viewcode_follow_imported_members = False
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True}
 
