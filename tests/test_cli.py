@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import TINY, run
 
 from numpyvae import cli, plots
 from numpyvae.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from numpyvae.cli.data import load_data
 from numpyvae.train import Trainer
 
-# A tiny run: 200 training and 200 test images of the embedded subset, hidden 16, k = 2.
-TINY = ["--limit", "200", "--hidden", "16", "--latent-dim", "2", "--no-progress"]
 FIGURES = {
     "losses.png": "losses",
     "reconstructions.png": "reconstructions",
@@ -43,13 +42,6 @@ def png_size(path: Path) -> tuple[int, int]:
 def pixels(kind: str) -> tuple[int, int]:
     width, height = plots.FIGURE_SIZES[kind]
     return round(width * plots.DPI), round(height * plots.DPI)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    """main(argv) -> (exit code, stdout, stderr)."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def params_of(path: Path) -> dict[str, np.ndarray]:

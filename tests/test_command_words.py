@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import TINY
 
 from numpyvae import VAE, cli
 from numpyvae.cli.sample import MAX_COLUMNS, check_grid_size
@@ -16,7 +17,6 @@ from numpyvae.optim import Adam
 from numpyvae.train import DivergenceError, Trainer
 from numpyvae.validation import ConfigError
 
-TINY = ["--limit", "200", "--hidden", "16", "--latent-dim", "2", "--no-progress"]
 API_WORDS = ("name=", "data_dir", "dest", "n_classes", "--n-classes", "download=")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import TINY, one_line_error, run
 
 import numpyvae.cli.folder as folder_module
 import numpyvae.datasets.mnist as mnist_module
@@ -31,21 +32,6 @@ from numpyvae.train import DivergenceError, Trainer
 from numpyvae.validation import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--limit", "200", "--hidden", "16", "--latent-dim", "2", "--no-progress"]
-
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    """cli.main(argv) -> (exit code, stdout, stderr)."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code: int, err: str, expected_code: int = 2) -> str:
-    assert code == expected_code, err
-    assert err.count("\n") == 1 and err.startswith("numpyvae: error:"), err
-    assert "Traceback" not in err
-    return err
 
 
 def snapshot(folder: Path) -> dict[str, str]:

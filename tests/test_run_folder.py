@@ -13,25 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import TINY, one_line_error, run
 
 import numpyvae.cli.folder as folder_module
-from numpyvae import cli
 from numpyvae.checkpoint import load_checkpoint
 from numpyvae.cli.folder import LOCK_NAME, process_start_time
-
-TINY = ["--limit", "200", "--hidden", "16", "--latent-dim", "2", "--no-progress"]
-
-
-def run(capsys, *argv: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code: int, err: str, expected_code: int = 2) -> str:
-    assert code == expected_code, err
-    assert err.count("\n") == 1 and err.startswith("numpyvae: error:"), err
-    return err
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
