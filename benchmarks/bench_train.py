@@ -258,7 +258,7 @@ def main() -> None:
         profile_epoch(args.data_dir, args.batch_size)
         return
     print(f"threads: {args.threads}; " + "; ".join(common.blas_report(args.threads)))
-    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT} (numpyvae's default: 4)")
+    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT} (numpyvae's default: 18)")
     data = load_mnist(args.data_dir, download=False, dtype=np.float32)
     x_train, x_test = data.x_train, data.x_test
     rows = common.batch_sizes(x_train.shape[0], args.batch_size)
