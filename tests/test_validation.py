@@ -7,6 +7,7 @@ from numpyvae import VAE
 from numpyvae.objectives.iwae import log_likelihood
 from numpyvae.optim import SGD, Adam
 from numpyvae.train import Trainer
+from numpyvae.validation import RANGE_BLOCK, value_range
 
 D, K = 6, 2
 
@@ -109,3 +110,16 @@ def test_bad_training_arguments(model):
         trainer.fit(good_x(), 0)
     with pytest.raises(ValueError, match="divide by 255"):
         trainer.fit(255 * good_x(), 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 7, RANGE_BLOCK - 1, RANGE_BLOCK, 3 * RANGE_BLOCK + 5])
+def test_value_range_is_the_minimum_and_maximum_and_sees_every_bad_entry(dtype, size):
+    x = np.random.default_rng(size).standard_normal(size).astype(dtype)
+    assert value_range(x) == (float(x.min()), float(x.max()))
+    assert value_range(x.reshape(1, -1)[:, ::-1]) == value_range(x)  # not contiguous
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in {0, size // 2, size - 1}:  # first block, middle, last (partial) block
+            y = x.copy()
+            y[where] = bad
+            assert not np.all(np.isfinite(value_range(y))), (bad, where)

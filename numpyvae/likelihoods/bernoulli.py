@@ -11,7 +11,7 @@ from numpyvae.kernels.blocks import available_cores, run_in_blocks
 from numpyvae.kernels.fastest import Fastest
 from numpyvae.layers.activations import sigmoid, softplus
 from numpyvae.likelihoods.base import Likelihood
-from numpyvae.validation import InvalidValueError
+from numpyvae.validation import InvalidValueError, value_range
 
 
 @functools.cache
@@ -157,8 +157,8 @@ class Bernoulli(Likelihood):
 
     def check_targets(self, name: str, x: np.ndarray) -> None:
         """Bernoulli targets must lie in [0, 1]; raise ValueError otherwise."""
-        lo, hi = float(x.min()), float(x.max())
-        if lo < 0.0 or hi > 1.0:
+        lo, hi = value_range(x)
+        if not (lo >= 0.0 and hi <= 1.0):  # NaN fails too
             hint = " (pixels in 0..255? divide by 255)" if hi > 1.0 else ""
             raise InvalidValueError(
                 f"{name} must lie in [0, 1] for the Bernoulli likelihood, got values in "
