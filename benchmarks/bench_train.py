@@ -67,6 +67,7 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from numpyvae import openblas  # noqa: E402
 from numpyvae.datasets import load_mnist  # noqa: E402
 from numpyvae.optim import Adam  # noqa: E402
 from numpyvae.train import Trainer  # noqa: E402
@@ -258,7 +259,10 @@ def main() -> None:
         profile_epoch(args.data_dir, args.batch_size)
         return
     print(f"threads: {args.threads}; " + "; ".join(common.blas_report(args.threads)))
-    print(f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT} (numpyvae's default: 18)")
+    print(
+        f"OPENBLAS_THREAD_TIMEOUT={OPENBLAS_THREAD_TIMEOUT} (numpyvae's default: "
+        f"{openblas.THREAD_TIMEOUT}); the loaded OpenBLAS reports {openblas.thread_timeout()}"
+    )
     data = load_mnist(args.data_dir, download=False, dtype=np.float32)
     x_train, x_test = data.x_train, data.x_test
     rows = common.batch_sizes(x_train.shape[0], args.batch_size)
