@@ -125,13 +125,14 @@ def adam_update(
     s = sqrt((1 - b2^t) / (1 - b2)),
     lr m_hat / (sqrt(v_hat) + eps) = [lr (1 - b1) s / (1 - b1^t)] m / (sqrt(v) + eps s).
     In-place passes (m *= b1) cost half of those that write a third array, and the square
-    root alone is a quarter of the step. On the example's 652k float32 parameters, one
-    thread: on an AMD EPYC, 0.8 ms a step over the whole arrays (twelve passes, before the
-    pre-scaling), where cache-sized blocks were slower (the calls cost more than the cache
-    saves); on an Intel Xeon, 2.2 ms over the whole arrays and 1.7 ms in blocks of 64k
-    entries, which keep every line's arrays in the L2 cache. `Adam` therefore runs this kernel
-    on whole arrays or on blocks, on one thread or two, whichever it measures fastest
-    (run_in_blocks).
+    root alone is a quarter of the step. On the example's 652k float32 parameters of a
+    2-core Intel Xeon, 1.48 ms a step over the whole arrays on one thread and 0.80 ms by
+    halves on two (1.73 and 0.92 ms in the twelve passes of the unscaled form). Whether
+    cache-sized blocks pay depends on the machine: with twelve passes they were slower on an
+    AMD EPYC (0.8 ms whole, one thread: the calls cost more than the cache saves) and faster
+    on another Intel Xeon (2.2 ms whole, 1.7 ms in blocks of 64k entries, which keep every
+    line's arrays in the L2 cache). `Adam` therefore runs this kernel on whole arrays or on
+    blocks, on one thread or two, whichever it measures fastest (run_in_blocks).
     """
     m *= beta1
     m += g
