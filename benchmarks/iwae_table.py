@@ -13,8 +13,9 @@ fixed binarization of the test images (the first --n-test of them). The paper's 
 
 --max-minutes stops training at the end of the first pass past that budget; --out keeps a
 checkpoint after every pass and the curve (test -ELBO after every pass), so that a later run
-with --resume continues where it stopped, bit for bit, and --plot draws the curve against
-passes with the final log p(x) beside the paper's.
+with --resume continues where it stopped, bit for bit (to rounding from a checkpoint of
+format 2, such as the one in benchmarks/iwae_run/, whose Adam moments are converted on
+reading), and --plot draws the curve against passes with the final log p(x) beside the paper's.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ The file is an uncompressed `.npz` (a zip of `.npy` arrays, readable with `np.lo
     meta                    a JSON string: architecture, optimizer, trainer, RNG states, metadata
     param/<name>            the model's parameters, e.g. param/encoder.0.W
     optimizer/<key>         the optimizer's state_dict(), e.g. optimizer/m/encoder.0.W
+                            (Adam's moments pre-scaled, m / (1 - b1) and v / (1 - b2))
     history/<series>        the per-epoch losses, e.g. history/test_loss, and the latent
                             diagnostics when recorded (history/active_units, ...)
 
@@ -43,10 +44,13 @@ from numpyvae.vae import VAE
 from numpyvae.validation import InputError, InvalidTypeError, InvalidValueError
 from numpyvae.version import __version__
 
-# Version 2 records the model's VAEConfig as the architecture and the current KL weight with
-# the trainer; version 1 (numpyvae 0.1.0 before VAEConfig) is migrated on reading.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# Version 3 stores Adam's moments pre-scaled (numpyvae.optim.Adam: m / (1 - b1), v / (1 - b2));
+# versions 1 and 2 stored the moments of the formula, which are divided on reading (resuming
+# from them then agrees with the old code to rounding, not bit for bit). Version 2 records the
+# model's VAEConfig as the architecture and the current KL weight with the trainer; version 1
+# (numpyvae 0.1.0 before VAEConfig) is migrated on reading.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 class CheckpointError(InvalidValueError):
@@ -250,7 +254,10 @@ def read_checkpoint(
         key: _entry(arrays, f"optimizer/{key}", value, fail)
         for key, value in optimizer.state_dict().items()
     }
-    optimizer.load_state_dict(state)
+    if version < 3 and isinstance(optimizer, Adam):
+        optimizer.load_standard_state_dict(state)
+    else:
+        optimizer.load_state_dict(state)
     history = {}
     for key in HISTORY_KEYS:
         series = arrays.get(f"history/{key}")

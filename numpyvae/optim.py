@@ -31,8 +31,9 @@ from numpyvae.validation import (
     check_positive_int,
 )
 
-# Adam's first moment is flushed to 0 below this many smallest normal numbers, once every
-# `flush_every` steps (see `Adam`): 2^16 * 1.2e-38 = 7.7e-34 in float32.
+# Adam's stored first moment (pre-scaled, m / (1 - b1)) is flushed to 0 below this many
+# smallest normal numbers, once every `flush_every` steps (see `Adam`): 2^16 * 1.2e-38 =
+# 7.7e-34 in float32.
 FLUSH_MARGIN = 2.0**16
 
 
@@ -115,30 +116,34 @@ def adam_update(
     beta2: float,
     eps: float,
 ) -> None:
-    """`adam_reference` in twelve passes over memory, every intermediate in `tmp` (same shape).
+    """`adam_reference` in ten passes over memory on PRE-SCALED moments (derivations.md §9.3),
+    arrays of one shape, every intermediate in `tmp`.
 
-    The bias corrections fold into two scalars (Python floats, so float32 stays float32):
-    lr m_hat / (sqrt(v_hat) + eps) = [lr sqrt(1 - b2^t) / (1 - b1^t)] m / (sqrt(v) + eps'),
-    eps' = eps sqrt(1 - b2^t). In-place passes (m *= b1) cost half of those that write a
-    third array, and the square root alone is a quarter of the step. On the example's 652k
-    float32 parameters, one thread: on an AMD EPYC, 0.8 ms a step over the whole arrays,
-    where cache-sized blocks were slower (the calls cost more than the cache saves); on an
-    Intel Xeon, 2.2 ms over the whole arrays and 1.7 ms in blocks of 64k entries, which keep
-    every line's arrays in the L2 cache. `Adam` therefore runs this kernel on whole arrays
-    or on blocks, on one thread or two, whichever it measures fastest (run_in_blocks).
+    m and v hold m / (1 - b1) and v / (1 - b2) (as `Adam.m` and `Adam.v` do), so that their
+    updates multiply g by nothing: m <- b1 m + g;  v <- b2 v + g^2. The bias corrections and
+    the scales fold into two scalars (Python floats, so float32 stays float32): with
+    s = sqrt((1 - b2^t) / (1 - b2)),
+    lr m_hat / (sqrt(v_hat) + eps) = [lr (1 - b1) s / (1 - b1^t)] m / (sqrt(v) + eps s).
+    In-place passes (m *= b1) cost half of those that write a third array, and the square
+    root alone is a quarter of the step. On the example's 652k float32 parameters of a
+    2-core Intel Xeon, 1.48 ms a step over the whole arrays on one thread and 0.80 ms by
+    halves on two (1.73 and 0.92 ms in the twelve passes of the unscaled form). Whether
+    cache-sized blocks pay depends on the machine: with twelve passes they were slower on an
+    AMD EPYC (0.8 ms whole, one thread: the calls cost more than the cache saves) and faster
+    on another Intel Xeon (2.2 ms whole, 1.7 ms in blocks of 64k entries, which keep every
+    line's arrays in the L2 cache). `Adam` therefore runs this kernel on whole arrays or on
+    blocks, on one thread or two, whichever it measures fastest (run_in_blocks).
     """
     m *= beta1
-    np.multiply(g, 1.0 - beta1, out=tmp)
-    m += tmp
+    m += g
     v *= beta2
     np.multiply(g, g, out=tmp)
-    tmp *= 1.0 - beta2
     v += tmp
-    root = math.sqrt(1.0 - beta2**t)
+    s = math.sqrt((1.0 - beta2**t) / (1.0 - beta2))
     np.sqrt(v, out=tmp)
-    tmp += eps * root
+    tmp += eps * s
     np.divide(m, tmp, out=tmp)
-    tmp *= lr * root / (1.0 - beta1**t)
+    tmp *= lr * (1.0 - beta1) * s / (1.0 - beta1**t)
     p -= tmp
 
 
@@ -264,13 +269,20 @@ class Adam(Optimizer):
     m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
     p <- p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
 
+    The state is kept PRE-SCALED (derivations.md §9.3), which saves two passes a step
+    (`adam_update`): the attributes `m` and `v` (arrays by name, like the parameters) hold
+    m / (1 - b1) and v / (1 - b2), and so do `state_dict`'s entries m/<name> and v/<name>
+    (checkpoints of format 3 on). Adam's moments of the formula are (1 - b1) * adam.m[name]
+    and (1 - b2) * adam.v[name]; `load_standard_state_dict` reads a state holding those.
+
     Subnormal numbers (derivations.md §11): where g is 0 for many steps (a pixel that is
-    almost always blank), m decays by b1 a step into the subnormal range, where x86
-    arithmetic is ten times slower. Every `flush_every` steps, entries of m below
-    FLUSH_MARGIN smallest normal numbers are set to 0: chosen so that b1^flush_every is
-    about 1/FLUSH_MARGIN, no entry decays from above the threshold into the subnormal range
-    before the next flush, and a moment below 1e-33 moves no parameter. v decays too slowly
-    to matter.
+    almost always blank), the stored m decays by b1 a step into the subnormal range, where
+    x86 arithmetic is ten times slower. Every `flush_every` steps, entries of the stored m
+    below FLUSH_MARGIN smallest normal numbers are set to 0: chosen so that b1^flush_every
+    is about 1/FLUSH_MARGIN, no entry decays from above the threshold into the subnormal
+    range before the next flush (the pre-scaled m decays by b1 too, so the threshold applies
+    to it unchanged), and a moment below 1e-33 moves no parameter. v decays too slowly to
+    matter.
 
     The update of a model's flat buffers (numpyvae.kernels) runs on whole arrays or on
     cache-sized blocks, on one thread or on `threads` (None: one or two, as many as the
@@ -342,10 +354,21 @@ class Adam(Optimizer):
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what `state_dict` returned (pre-scaled moments): bit for bit."""
         super().load_state_dict(state)
         for n in self.m:
             self.m[n][...] = state[f"m/{n}"]
             self.v[n][...] = state[f"v/{n}"]
+
+    def load_standard_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a state whose m/<name> and v/<name> are Adam's moments of the formula, not
+        pre-scaled (numpyvae's checkpoints before format 3): they are divided by (1 - b1) and
+        (1 - b2) in the parameters' dtype, which rounds, so training on from them agrees with
+        training on from the old state to rounding, not bit for bit."""
+        super().load_state_dict(state)
+        for n in self.m:
+            np.divide(state[f"m/{n}"], 1.0 - self.beta1, out=self.m[n])
+            np.divide(state[f"v/{n}"], 1.0 - self.beta2, out=self.v[n])
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}

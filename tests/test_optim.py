@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from numpyvae.optim import SGD, Adam
+from numpyvae.optim import SGD, Adam, adam_reference
 
 
 def quadratic_steps(optimizer_factory, n_steps=5, seed=0):
@@ -82,6 +82,41 @@ def test_state_dict_round_trip_continues_identically():
     for _ in range(3):
         second.step({"p": A.T @ (A @ p)})
     np.testing.assert_array_equal(p, straight[-1])
+
+
+def test_adam_keeps_its_moments_prescaled():
+    """adam.m and adam.v (and state_dict's m/ and v/) are m / (1 - b1) and v / (1 - b2) of
+    the formula: g and g^2 exactly after the first step from 0, and b1 g + g, b2 g^2 + g^2
+    after a second step with the same gradient."""
+    g = np.array([0.5, -4.0, 3e-3])
+    adam = Adam({"p": np.ones(3)}, lr=0.1)
+    adam.step({"p": g})
+    np.testing.assert_array_equal(adam.m["p"], g)
+    np.testing.assert_array_equal(adam.v["p"], g * g)
+    adam.step({"p": g})
+    np.testing.assert_allclose(adam.m["p"], 1.9 * g, rtol=1e-15)
+    np.testing.assert_allclose(adam.v["p"], 1.999 * g * g, rtol=1e-15)
+    state = adam.state_dict()
+    assert state["m/p"] is adam.m["p"] and state["v/p"] is adam.v["p"]
+
+
+def test_a_state_of_standard_moments_loads_and_continues_the_formula():
+    """`load_standard_state_dict` takes Adam's moments of the formula (as checkpoints before
+    format 3 stored them): Adam continues the formula's trajectory to rounding."""
+    _, straight = quadratic_steps(lambda p: Adam(p, lr=0.05), n_steps=6)
+    rng = np.random.default_rng(0)  # the A and start of quadratic_steps
+    A = rng.standard_normal((4, 3))
+    p = rng.standard_normal(3)
+    m, v = np.zeros(3), np.zeros(3)
+    for t in range(1, 4):
+        adam_reference(p, A.T @ (A @ p), m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8)
+    adam = Adam({"p": p}, lr=0.05)
+    adam.load_standard_state_dict({"steps": np.array(3), "m/p": m, "v/p": v})
+    np.testing.assert_allclose(adam.m["p"], m / 0.1, rtol=1e-15)
+    np.testing.assert_allclose(adam.v["p"], v / (1 - 0.999), rtol=1e-15)
+    for _ in range(3):
+        adam.step({"p": A.T @ (A @ p)})
+    np.testing.assert_allclose(p, straight[-1], rtol=1e-13)
 
 
 def test_bad_learning_rate_is_refused():

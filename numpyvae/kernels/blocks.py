@@ -1,6 +1,6 @@
 """An element-wise kernel run block by block, the blocks shared by one or more threads.
 
-A kernel of several formula lines over arrays of 652k entries (Adam: twelve lines) streams
+A kernel of several formula lines over arrays of 652k entries (Adam: ten lines) streams
 every array through memory once per line. Run on one block at a time, small enough that
 the block of each array stays in the core's L2 cache, it reads each array from memory once
 and the other lines hit the cache. The blocks go to the threads as the threads come free;
