@@ -3,6 +3,7 @@ the environment when it is imported before NumPy, by telling the loaded OpenBLAS
 came first; a value the user set stays. Each case runs in a fresh interpreter, since
 OpenBLAS reads the setting when NumPy loads it."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -104,8 +105,26 @@ def test_the_command_line_runs_with_the_setting():
 
 def test_a_process_without_a_reachable_openblas_is_left_as_it_is(monkeypatch):
     monkeypatch.delenv(openblas.VARIABLE, raising=False)
-    monkeypatch.setattr(openblas, "loaded_openblas", lambda: None)
+    monkeypatch.setattr(openblas, "loaded_openblas_libraries", lambda: [])
     assert "numpy" in sys.modules and np is not None
     assert openblas.sleep_idle_threads() == "unavailable"
     monkeypatch.setenv(openblas.VARIABLE, "9")
     assert openblas.sleep_idle_threads() == "user"
+
+
+@needs_openblas
+@pytest.mark.skipif(
+    importlib.util.find_spec("scipy") is None,
+    reason="SciPy (not among the test requirements) would bring a second OpenBLAS",
+)
+def test_every_loaded_openblas_is_told_scipys_own_too():
+    code = (
+        "import numpy as np, scipy.linalg\n"
+        "a = np.eye(3) + 0.1\n"
+        "scipy.linalg.inv(a)\n"
+        "from numpyvae import openblas\n"
+        "libraries = openblas.loaded_openblas_libraries()\n"
+        "print(len(libraries), *[lib.openblas_thread_timeout() for lib in libraries])"
+    )
+    count, *timeouts = fresh(code)
+    assert int(count) >= 2 and timeouts == [EXPECTED] * int(count)
