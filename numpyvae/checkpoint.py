@@ -254,7 +254,7 @@ def read_checkpoint(
         key: _entry(arrays, f"optimizer/{key}", value, fail)
         for key, value in optimizer.state_dict().items()
     }
-    if version < 3 and isinstance(optimizer, Adam):
+    if version < 3:  # the formulas' quantities, before Adam's moments were stored scaled
         optimizer.load_standard_state_dict(state)
     else:
         optimizer.load_state_dict(state)

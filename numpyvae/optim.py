@@ -239,6 +239,12 @@ class Optimizer:
         """Restore what `state_dict` returned."""
         self.steps = int(state["steps"])
 
+    def load_standard_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a state whose entries are the quantities of the formulas (derivations.md
+        §9.3), as numpyvae's checkpoints before format 3 stored them. The same as
+        `load_state_dict` unless the optimizer stores its state scaled (Adam)."""
+        self.load_state_dict(state)
+
 
 class SGD(Optimizer):
     """SGD with (heavy-ball) momentum: v <- mu v + g; p <- p - lr v. Momentum 0 is plain SGD."""
